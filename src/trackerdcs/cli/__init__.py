@@ -1,0 +1,62 @@
+"""`trackerdcs` command line: one sub-command per job; device families add their own."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from trackerdcs import __version__
+from trackerdcs.cli import client, stand
+
+# each may define register(commands, sim) to add sub-commands (`sim caen`, `query`, ...)
+FAMILY_CLIS = (
+    "caen",
+    "julabo",
+    "sensors",
+    "safety",
+    "storage",
+    "web",
+    "runs",
+    "deploy",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trackerdcs", description="Detector Control System for tracker module test stands"
+    )
+    parser.add_argument("--version", action="version", version=f"trackerdcs {__version__}")
+    parser.add_argument("--log", default=None, help="log level (DEBUG, INFO, WARNING)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    stand.register(commands)
+    client.register(commands)
+    sim_parser = commands.add_parser("sim", help="run a device simulator")
+    sim = sim_parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
+    for family in FAMILY_CLIS:
+        try:
+            module = importlib.import_module(f"trackerdcs.{family}.cli")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"trackerdcs.{family}.cli":
+                raise
+            continue
+        module.register(commands, sim)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from trackerdcs.runtime import logs
+
+    logs.setup(args.log)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Bus clients for people: `trackerdcs status` and `trackerdcs cmd`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+from trackerdcs.bus import Bus, Message
+from trackerdcs.bus import payload as pl
+from trackerdcs.cli.common import add_bus_options, bus_config
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("status", help="retained state of every service on the bus")
+    add_bus_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--wait", type=float, default=1.0, help="seconds to collect retained state")
+    p.set_defaults(func=cmd_status)
+
+    p = commands.add_parser("cmd", help="send a command and print the reply")
+    add_bus_options(p)
+    p.add_argument("service")
+    p.add_argument("name", metavar="COMMAND", help="e.g. switch/lv, setv/hv/3, setWT")
+    p.add_argument("payload", nargs="?", default="", help="plain value or JSON object")
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("--user", default=None, help="recorded in the service log and audit trail")
+    p.set_defaults(func=cmd_cmd)
+
+
+def collect_status(bus: Bus, wait: float) -> dict[str, dict[str, Any]]:
+    """Gather retained `<svc>/online` and JSON state topics until the flow settles."""
+    services: dict[str, dict[str, Any]] = {}
+    last = [time.monotonic()]
+    lock = threading.Lock()
+
+    def on_msg(msg: Message) -> None:
+        if not msg.retain or not msg.payload:
+            return
+        svc, _, sub = msg.topic.partition("/")
+        if sub.startswith("cmd/") or sub == "reply":
+            return
+        with lock:
+            entry = services.setdefault(svc, {"online": None, "state": {}})
+            if sub == "online":
+                entry["online"] = msg.text.strip().lower() == "true"
+            else:
+                try:
+                    entry["state"][sub] = msg.json()
+                except ValueError:
+                    entry["state"][sub] = msg.text
+            last[0] = time.monotonic()
+
+    bus.subscribe("+/online", on_msg)
+    bus.subscribe("+/+", on_msg)
+    bus.subscribe("alarms/#", on_msg)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if time.monotonic() - last[0] > 0.3 and services:
+            break
+    with lock:
+        return {k: services[k] for k in sorted(services)}
+
+
+def _summary(state: dict[str, Any]) -> str:
+    parts = []
+    for sub, val in sorted(state.items()):
+        if isinstance(val, dict):
+            if "fsm_state" in val:
+                parts.append(f"{sub}: {val['fsm_state']}")
+            elif "state" in val and isinstance(val["state"], str):
+                parts.append(f"{sub}: {val['state']}")
+            elif "severity" in val:
+                parts.append(f"{sub}: {val['severity']}{'' if val.get('active') else ' (clear)'}")
+            else:
+                parts.append(sub)
+        else:
+            parts.append(f"{sub}: {val}")
+    return ", ".join(parts)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg = bus_config(args)
+    bus = Bus(cfg, service=None, client_id=f"status-{uuid.uuid4().hex[:8]}")
+    if not bus.start(wait=5):
+        print(f"cannot reach the broker at {cfg.host}:{cfg.port}", file=sys.stderr)
+        bus.stop()
+        return 2
+    services = collect_status(bus, args.wait)
+    bus.stop()
+    if args.json:
+        print(json.dumps(services, indent=2, sort_keys=True))
+        return 0
+    if not services:
+        print("no service has announced itself on this broker")
+        return 1
+    width = max(len(s) for s in services)
+    for name, entry in services.items():
+        online = {True: "online", False: "OFFLINE", None: "-"}[entry["online"]]
+        print(f"{name:<{width}}  {online:<7}  {_summary(entry['state'])}")
+    return 0
+
+
+def build_payload(raw: str, cid: str, user: str | None) -> bytes:
+    """Wrap the user's payload in a JSON object with an id; malformed JSON is sent as typed,
+    so the service itself says what is wrong with it."""
+    text = raw.strip()
+    extra: dict[str, Any] = {"id": cid}
+    if user:
+        extra["user"] = user
+    if not text:
+        return json.dumps(extra).encode()
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        if text[0] in '{["':
+            return text.encode()
+        return json.dumps({**extra, "value": text}).encode()
+    if isinstance(obj, dict):
+        return json.dumps({**obj, **extra}).encode()
+    return json.dumps({**extra, "value": obj}).encode()
+
+
+def cmd_cmd(args: argparse.Namespace) -> int:
+    cfg = bus_config(args)
+    cid = uuid.uuid4().hex[:12]
+    raw = build_payload(args.payload, cid, args.user)
+    replies: list[dict[str, Any]] = []
+    got = threading.Event()
+
+    def on_reply(msg: Message) -> None:
+        try:
+            reply = msg.json()
+        except ValueError:
+            return
+        if not isinstance(reply, dict) or msg.retain:
+            return
+        if reply.get("id") == cid or (
+            reply.get("id") is None and reply.get("command") == args.name
+        ):
+            replies.append(reply)
+            got.set()
+
+    bus = Bus(cfg, service=None, client_id=f"cmd-{cid}")
+    bus.subscribe(f"{args.service}/reply", on_reply)
+    if not bus.start(wait=5):
+        print(f"cannot reach the broker at {cfg.host}:{cfg.port}", file=sys.stderr)
+        bus.stop()
+        return 2
+    time.sleep(0.05)  # let the SUBACK arrive before the command can be answered
+    bus.publish(f"{args.service}/cmd/{args.name}", raw, qos=1)
+    ok = got.wait(args.timeout)
+    bus.stop()
+    if not ok:
+        print(
+            f"no reply from '{args.service}' within {args.timeout:.0f} s "
+            f"(is it online? try: trackerdcs status)",
+            file=sys.stderr,
+        )
+        return 3
+    reply = replies[0]
+    print(json.dumps(reply, indent=2, sort_keys=True))
+    if not reply.get("ok"):
+        print(
+            f"{'refused' if reply.get('refused') else 'error'}: {reply.get('error')}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+

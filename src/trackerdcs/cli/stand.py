@@ -1,0 +1,168 @@
+"""Sub-commands that run a stand: check, run, up, demo, broker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from trackerdcs.cli.common import load_or_exit
+from trackerdcs.config import ConfigError, load_stand
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("check", help="validate a stand file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_check)
+
+    p = commands.add_parser("run", help="run one service of a stand")
+    p.add_argument("service")
+    p.add_argument("--config", "-c", required=True, help="stand file")
+    p.add_argument("--name", default=None, help="override the service's topic name")
+    p.set_defaults(func=cmd_run)
+
+    p = commands.add_parser("up", help="run every service of a stand, supervised")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_up)
+
+    p = commands.add_parser("demo", help="a complete simulated stand on embedded defaults")
+    p.add_argument(
+        "--state-dir", default="trackerdcs-demo", help="data folder (default ./trackerdcs-demo)"
+    )
+    p.add_argument("--config", default=None, help="another simulated stand file")
+    p.set_defaults(func=cmd_demo)
+
+    p = commands.add_parser("broker", help="run the embedded MQTT broker")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=1883)
+    p.set_defaults(func=cmd_broker)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        stand = load_stand(args.file)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) in {args.file}", file=sys.stderr)
+        return 1
+    from trackerdcs.runtime.plan import plan
+
+    print(f"{args.file}: OK (stand '{stand.stand.name}')")
+    for spec in plan(stand, Path(args.file)):
+        print(f"  {spec.kind:<8} {spec.name}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from trackerdcs.runtime.registry import service_class
+
+    stand = load_or_exit(args.config)
+    try:
+        cls = service_class(args.service)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    if cls.section and getattr(stand, cls.section, None) is None:
+        print(f"{args.config} has no '{cls.section}' section", file=sys.stderr)
+        return 2
+    service = cls(stand, name=args.name)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    service.run()
+    return 0
+
+
+def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = None) -> int:
+    from trackerdcs.bus import Bus
+    from trackerdcs.runtime.plan import plan
+    from trackerdcs.runtime.supervisor import Supervisor
+
+    for k, v in env.items():
+        os.environ[k] = v
+    stand = load_or_exit(config)
+    specs = plan(stand, config)
+    if not specs:
+        print(f"{config}: nothing to run", file=sys.stderr)
+        return 2
+    bus = Bus(stand.bus, service="supervisor")
+
+    def publish(sup: Supervisor) -> None:
+        bus.publish_state("supervisor/processes", {"processes": sup.status()})
+
+    sup = Supervisor(specs, env=env, on_change=publish)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: sup.stop())
+    if banner:
+        for line in banner:
+            sup.emit("demo", line)
+    bus.start(wait=None)
+    try:
+        return sup.run()
+    finally:
+        bus.stop()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    return _supervise(Path(args.file).resolve(), {})
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def demo_file() -> Path:
+    return Path(__file__).resolve().parent.parent / "data" / "demo.yaml"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    config = Path(args.config).resolve() if args.config else demo_file()
+    state = Path(args.state_dir).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    env = {"TRACKERDCS_STATE_DIR": str(state)}
+    os.environ.update(env)
+    stand = load_or_exit(config)
+    port = stand.bus.port
+    if not _port_free(stand.bus.host, port):
+        port = _free_port(stand.bus.host)
+        env["TRACKERDCS_BUS_PORT"] = str(port)
+    where = [
+        f"stand '{stand.stand.name}' from {config}",
+        f"data in {state}",
+        f"MQTT broker   mqtt://{stand.bus.host}:{port}  (trackerdcs status --port {port})",
+    ]
+    if stand.web and stand.web.enabled:
+        where.append(f"web UI        http://{stand.web.host}:{stand.web.port}/")
+    if stand.caen and stand.caen.simulate:
+        where.append(f"CAEN IOC      Channel Access port {stand.caen.ca_server_port}")
+    if stand.julabo and stand.julabo.simulate:
+        where.append(f"Julabo        {stand.julabo.port}")
+    where.append("Ctrl-C stops everything")
+    return _supervise(config, env, banner=where)
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from trackerdcs.runtime import broker
+
+    broker.run(args.host, args.port)
+    return 0
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True)

@@ -1,0 +1,22 @@
+"""Shared building blocks for stand-file sections."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo in a safety limit must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ServiceSection(StrictModel):
+    """Fields every service section has."""
+
+    enabled: bool = True
+    name: str = Field("", description="first topic level of the service; empty = default")
+    heartbeat: float = Field(5.0, gt=0, description="seconds between state republishes")
+
+    def service_name(self, default: str) -> str:
+        return self.name or default

@@ -1,0 +1,99 @@
+"""Load YAML stand files and turn validation errors into `file:line: key: message`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key or '<top>'}: {self.message}"
+
+
+class ConfigError(Exception):
+    """One or more problems in a configuration file; str() lists them one per line."""
+
+    def __init__(self, problems: Sequence[ConfigProblem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """Walk the composed YAML tree along a pydantic error location; return the deepest line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for key_node, value_node in node.value:
+                if str(key_node.value) == str(part):
+                    nxt = value_node
+                    line = key_node.start_mark.line + 1
+                    break
+            if nxt is None:
+                return line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            # pydantic adds synthetic parts (union tags, validator names): skip them
+            continue
+    return line
+
+
+def _key(loc: Sequence[int | str]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(str(p), None, "", f"cannot read file: {exc}")]) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError([ConfigProblem(str(p), line, "", f"YAML syntax: {exc.problem}")]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(str(p), None, "", f"YAML: {exc}")]) from exc
+    return data, node
+
+
+def validate(model: type[M], data: Any, file: str, node: yaml.Node | None = None) -> M:
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = err["loc"]
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check spelling)"
+            problems.append(ConfigProblem(file, _line_of(node, loc), _key(loc), msg))
+        raise ConfigError(problems) from None
+
+
+def load_model(model: type[M], path: str | Path) -> M:
+    data, node = read_yaml(path)
+    return validate(model, data, str(path), node)

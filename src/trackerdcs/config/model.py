@@ -1,0 +1,76 @@
+"""The whole stand file, one section per concern."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr
+
+from trackerdcs.caen.config import CaenConfig
+from trackerdcs.config.base import StrictModel
+from trackerdcs.config.bus import BusConfig
+from trackerdcs.config.loader import load_model
+from trackerdcs.julabo.config import JulaboConfig
+from trackerdcs.safety.config import SafetyConfig
+from trackerdcs.sensors.config import SensorsConfig
+from trackerdcs.storage.config import RecorderConfig, StorageConfig
+from trackerdcs.web.config import WebConfig
+
+
+class StandInfo(StrictModel):
+    name: str = "stand"
+    site: str = ""
+    description: str = ""
+
+
+class Stand(StrictModel):
+    stand: StandInfo = Field(default_factory=StandInfo)
+    state_dir: Path = Field(Path("var"), description="data, buffers, logs; relative to the file")
+    bus: BusConfig = Field(default_factory=BusConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    caen: CaenConfig | None = None
+    julabo: JulaboConfig | None = None
+    sensors: SensorsConfig | None = None
+    safety: SafetyConfig | None = None
+    recorder: RecorderConfig | None = None
+    web: WebConfig | None = None
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this stand was loaded from (None when built in code)."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        return self._source.parent if self._source else Path.cwd()
+
+    def path(self, p: str | Path) -> Path:
+        """Resolve a path from the stand file relative to the file's folder."""
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def data_dir(self) -> Path:
+        d = self.path(self.state_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+
+def load_stand(path: str | Path) -> Stand:
+    """Load and validate a stand file; raises ConfigError naming file, line and key.
+
+    TRACKERDCS_STATE_DIR, TRACKERDCS_BUS_HOST and TRACKERDCS_BUS_PORT override the file, so
+    the supervisor can move a stand (the demo does) without rewriting it.
+    """
+    stand = load_model(Stand, path)
+    stand._source = Path(path).resolve()
+    if os.environ.get("TRACKERDCS_STATE_DIR"):
+        stand.state_dir = Path(os.environ["TRACKERDCS_STATE_DIR"]).resolve()
+    if os.environ.get("TRACKERDCS_BUS_HOST"):
+        stand.bus.host = os.environ["TRACKERDCS_BUS_HOST"]
+    if os.environ.get("TRACKERDCS_BUS_PORT"):
+        stand.bus.port = int(os.environ["TRACKERDCS_BUS_PORT"])
+    return stand

@@ -1,0 +1,1 @@
+"""Generated deployment material: Telegraf, Grafana, Mosquitto, podman."""

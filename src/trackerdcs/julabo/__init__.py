@@ -1,0 +1,1 @@
+"""Julabo circulators over RS232 (or a serial-over-TCP bridge)."""

@@ -1,0 +1,1 @@
+"""Calibration runs (Ph2_ACF), IV curves and sequences."""

@@ -1,0 +1,44 @@
+"""What processes a stand needs, in start order (stopped in reverse)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trackerdcs.config.model import Stand
+from trackerdcs.runtime.registry import SERVICES, SIMULATED
+
+
+@dataclass
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    kind: str  # broker | sim | service
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trackerdcs", *args]
+
+
+def plan(stand: Stand, config: Path) -> list[ProcessSpec]:
+    cfg = str(config)
+    specs: list[ProcessSpec] = []
+    if stand.bus.embedded:
+        specs.append(
+            ProcessSpec(
+                "broker",
+                _cli("broker", "--host", stand.bus.host, "--port", str(stand.bus.port)),
+                "broker",
+            )
+        )
+    for family in SIMULATED:
+        section = getattr(stand, family, None)
+        if section is not None and section.enabled and getattr(section, "simulate", False):
+            specs.append(ProcessSpec(f"sim-{family}", _cli("sim", family, "--config", cfg), "sim"))
+    for name in SERVICES:
+        section = getattr(stand, name, None)
+        if section is not None and section.enabled:
+            specs.append(ProcessSpec(name, _cli("run", name, "--config", cfg), "service"))
+    return specs

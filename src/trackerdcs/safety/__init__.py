@@ -1,0 +1,1 @@
+"""Interlocks, alarms and notifications, independent of the UI."""

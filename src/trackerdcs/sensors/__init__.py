@@ -1,0 +1,1 @@
+"""Environment sensors: temperature, humidity, dew point."""

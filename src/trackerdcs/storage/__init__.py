@@ -1,0 +1,1 @@
+"""Historian (SQLite, InfluxDB) and the recorder service."""

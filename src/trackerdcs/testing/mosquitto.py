@@ -1,0 +1,119 @@
+"""A real Mosquitto on a free loopback port, with authentication, that tests can restart."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from trackerdcs.config.bus import BusConfig
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+
+
+class Mosquitto:
+    """Users: `trackerdcs` (password in `password_file`); anonymous clients are refused."""
+
+    username = "trackerdcs"
+    password = "test-secret"
+
+    def __init__(self, workdir: Path, port: int | None = None):
+        if not shutil.which("mosquitto"):
+            raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.password_file = self.dir / "password.txt"
+        self.password_file.write_text(self.password)
+        passwd = self.dir / "passwd"
+        passwd.write_text("")
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(passwd), self.username, self.password],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text(
+            "\n".join(
+                [
+                    "user root",
+                    "persistence false",
+                    f"listener {self.port} {self.host}",
+                    "allow_anonymous false",
+                    f"password_file {passwd}",
+                    # a subscriber that must see everything (the recorder) may not lose messages
+                    "max_queued_messages 0",
+                    "max_inflight_messages 100",
+                    f"log_dest file {self.dir / 'mosquitto.log'}",
+                    "",
+                ]
+            )
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Mosquitto:
+        self.proc = subprocess.Popen(
+            ["mosquitto", "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.host, self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+
+    def restart(self, down: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down)
+        self.start()
+
+    def bus_config(self) -> BusConfig:
+        return BusConfig(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            password_file=self.password_file,
+            keepalive=2,
+            reconnect_min=0.5,
+            reconnect_max=2,
+        )
+
+    def bus_yaml(self) -> str:
+        """The `bus:` section for a stand file pointing here."""
+        return (
+            "bus:\n"
+            f"  host: {self.host}\n"
+            f"  port: {self.port}\n"
+            f"  username: {self.username}\n"
+            f"  password_file: {self.password_file}\n"
+            "  keepalive: 2\n"
+            "  reconnect_min: 0.5\n"
+            "  reconnect_max: 2\n"
+        )

@@ -1,0 +1,84 @@
+"""The stand file: examples validate, and every error names file, line and key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trackerdcs.config import ConfigError, load_stand
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "stand.yaml"])
+def test_examples_are_valid(name: str) -> None:
+    stand = load_stand(ROOT / "examples" / name)
+    assert stand.caen is not None and stand.julabo is not None
+
+
+def test_demo_stand_has_four_modules_on_lv0_hv12() -> None:
+    stand = load_stand(ROOT / "examples" / "demo.yaml")
+    assert stand.caen is not None
+    assert len(stand.caen.channels) == 4
+    assert {c.lv.board for c in stand.caen.channels.values()} == {0}
+    assert {c.hv.board for c in stand.caen.channels.values()} == {12}
+
+
+def test_errors_name_file_line_and_key(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(
+        "stand:\n  name: x\n"
+        "bus:\n"
+        "  port: seventeen\n"  # line 4
+        "web:\n"
+        "  prot: 8080\n"  # line 6: typo
+    )
+    with pytest.raises(ConfigError) as err:
+        load_stand(f)
+    text = str(err.value)
+    assert f"{f}:4: bus.port:" in text
+    assert f"{f}:6: web.prot: unknown key" in text
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    f = tmp_path / "broken.yaml"
+    f.write_text("bus:\n  host: a\n   port: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_stand(f)
+    assert f"{f}:3:" in str(err.value)
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read file"):
+        load_stand(tmp_path / "nope.yaml")
+
+
+def test_check_command_exit_codes(tmp_path: Path) -> None:
+    good = subprocess.run(
+        [sys.executable, "-m", "trackerdcs", "check", str(ROOT / "examples" / "demo.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert good.returncode == 0, good.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bus:\n  keepalive: -3\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "trackerdcs", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 1
+    assert f"{bad}:2: bus.keepalive:" in res.stderr
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text("state_dir: data\n")
+    stand = load_stand(f)
+    assert stand.data_dir == tmp_path / "data"
+    assert stand.data_dir.is_dir()
