@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 from trackerdcs.bus import Bus, Message
-from trackerdcs.bus import payload as pl
 from trackerdcs.cli.common import add_bus_options, bus_config
 
 
@@ -172,5 +171,3 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
-
-

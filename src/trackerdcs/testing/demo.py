@@ -1,0 +1,95 @@
+"""Run the demo stand on free ports, for tests and benchmarks that need a whole stand."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from trackerdcs.cli.stand import demo_file
+from trackerdcs.config.bus import BusConfig
+from trackerdcs.testing.mosquitto import free_port
+
+DEMO_SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web", "supervisor")
+
+
+def demo_copy(dest: Path, modules: int | None = None) -> Path:
+    """A copy of the demo stand file with every port moved to a free one."""
+    data = yaml.safe_load(demo_file().read_text())
+    data["bus"]["port"] = free_port()
+    if data.get("caen"):
+        data["caen"]["ca_server_port"] = free_port()
+    if data.get("julabo"):
+        jport = free_port()
+        data["julabo"]["sim_tcp"] = f"127.0.0.1:{jport}"
+        data["julabo"]["port"] = f"socket://127.0.0.1:{jport}"
+    if data.get("web"):
+        data["web"]["port"] = free_port()
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / "demo.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@contextmanager
+def running_demo(config: Path, state_dir: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`trackerdcs demo --config ...` as a real process; stopped with Ctrl-C (SIGINT) after."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "trackerdcs",
+                "demo",
+                "--config",
+                str(config),
+                "--state-dir",
+                str(state_dir),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def demo_bus(config: Path) -> BusConfig:
+    data = yaml.safe_load(config.read_text())
+    return BusConfig(host=data["bus"]["host"], port=data["bus"]["port"])
+
+
+def wait_online(cfg: BusConfig, services: tuple[str, ...], timeout: float) -> dict[str, bool]:
+    """Poll retained `<svc>/online` until all are true or timeout; returns the last view."""
+    from trackerdcs.testing.probe import Probe
+
+    deadline = time.monotonic() + timeout
+    view: dict[str, bool] = {}
+    with Probe(cfg, subscribe=("+/online",)) as p:
+        while time.monotonic() < deadline:
+            view = {
+                s: (
+                    p.latest.get(f"{s}/online") is not None
+                    and p.latest[f"{s}/online"].text == "true"
+                )
+                for s in services
+            }
+            if all(view.values()):
+                return view
+            time.sleep(0.1)
+    return view
