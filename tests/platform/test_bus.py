@@ -142,3 +142,23 @@ def test_number_rejects_nan_and_text() -> None:
         parse("x", b"nan").number()
     with pytest.raises(BadCommand, match="'temp'"):
         parse("x", b'{"setpoint": 1}').number("temp")
+
+
+def test_tls_connection_with_stand_file_ca(tmp_path) -> None:
+    from trackerdcs.bus import Bus
+    from trackerdcs.testing.mosquitto import Mosquitto
+
+    broker = Mosquitto(tmp_path / "tls", tls=True).start()
+    try:
+        with Probe(broker.bus_config()) as p:
+            bus = Bus(broker.bus_config(), service="tlssvc")
+            assert bus.start(wait=10)
+            p.wait_for("tlssvc/online", lambda m: m.text == "true")
+            bus.stop()
+        plain = broker.bus_config()
+        plain.tls = None  # a client that does not speak TLS gets nowhere
+        bus = Bus(plain, service="plain")
+        assert bus.start(wait=2) is False
+        bus.stop()
+    finally:
+        broker.stop()

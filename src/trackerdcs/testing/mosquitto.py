@@ -34,7 +34,7 @@ class Mosquitto:
     username = "trackerdcs"
     password = "test-secret"
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, tls: bool = False):
         if not shutil.which("mosquitto"):
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
         self.dir = Path(workdir)
@@ -51,6 +51,15 @@ class Mosquitto:
             capture_output=True,
             timeout=10,
         )
+        self.tls = tls
+        tls_lines: list[str] = []
+        if tls:
+            self.ca_file = self._self_signed_cert()
+            tls_lines = [
+                f"cafile {self.ca_file}",
+                f"certfile {self.ca_file}",
+                f"keyfile {self.dir / 'server.key'}",
+            ]
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
             "\n".join(
@@ -58,6 +67,7 @@ class Mosquitto:
                     "user root",
                     "persistence false",
                     f"listener {self.port} {self.host}",
+                    *tls_lines,
                     "allow_anonymous false",
                     f"password_file {passwd}",
                     # a subscriber that must see everything (the recorder) may not lose messages
@@ -69,6 +79,33 @@ class Mosquitto:
             )
         )
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def _self_signed_cert(self) -> Path:
+        cert = self.dir / "server.crt"
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-keyout",
+                str(self.dir / "server.key"),
+                "-out",
+                str(cert),
+                "-subj",
+                f"/CN={self.host}",
+                "-addext",
+                f"subjectAltName=IP:{self.host}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        return cert
 
     def start(self) -> Mosquitto:
         self.proc = subprocess.Popen(
@@ -95,7 +132,10 @@ class Mosquitto:
         self.start()
 
     def bus_config(self) -> BusConfig:
+        from trackerdcs.config.bus import TLSConfig
+
         return BusConfig(
+            tls=TLSConfig(ca_file=self.ca_file) if self.tls else None,
             host=self.host,
             port=self.port,
             username=self.username,
