@@ -1,16 +1,84 @@
-"""Stand-file section `caen` (placeholder shape; the CAEN issue owns this file)."""
+"""Stand-file section `caen`: the channel map in the reference `example.yml` shape.
+
+```yaml
+caen:
+  prefix: cleanroom            # PV prefix
+  global: {lv: {V0Set: 11}, hv: {V0Set: 300, RUp: 10}}
+  channels:
+    1: {module: PS_26_05-IPG_00101, lv: {board: 0, chan: 0}, hv: {board: 12, chan: 0}}
+```
+A channel is *active* when a module is assigned to it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from trackerdcs.config.base import ServiceSection, StrictModel
 
+LV_PARAMS: dict[str, type] = {
+    "V0Set": float,
+    "I0Set": float,
+    "Trip": float,
+    "TripInt": int,
+    "TripExt": int,
+    "UNVThr": float,
+    "OVVThr": float,
+    "RUpTime": float,
+    "RDwTime": float,
+}
+HV_PARAMS: dict[str, type] = {
+    "V0Set": float,
+    "I0Set": float,
+    "Trip": float,
+    "TripInt": int,
+    "TripExt": int,
+    "RUp": float,
+    "RDWn": float,
+    "ImRange": str,
+    "PDwn": str,
+}
+ENUMS = {"ImRange": ("Low", "High"), "PDwn": ("Kill", "Ramp")}
+
+
+def _coerce(side: str, settings: dict[str, Any]) -> dict[str, Any]:
+    known = LV_PARAMS if side == "lv" else HV_PARAMS
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key not in known:
+            raise ValueError(f"unknown {side.upper()} setting '{key}'; known: {', '.join(known)}")
+        kind = known[key]
+        if kind is int and isinstance(value, str):
+            # bit masks are written 0b00010001 / 0x11 in the reference configs
+            try:
+                value = int(value, 0)
+            except ValueError:
+                raise ValueError(f"{key}: '{value}' is not an integer or 0b/0x mask") from None
+        elif kind is str:
+            if value not in ENUMS[key]:
+                raise ValueError(f"{key} must be one of {', '.join(ENUMS[key])}, got {value!r}")
+        else:
+            try:
+                value = kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{key} must be a number, got {value!r}") from None
+        out[key] = value
+    return out
+
+
+class Limits(StrictModel):
+    """Hard limits the service enforces on operator commands (refused beyond them)."""
+
+    lv_vmax: float = Field(12.5, gt=0, description="V")
+    lv_imax: float = Field(5.0, gt=0, description="A")
+    hv_vmax: float = Field(800.0, gt=0, description="V")
+    hv_imax: float = Field(1000.0, gt=0, description="µA")
+
 
 class BoardChannel(StrictModel):
-    board: int = Field(ge=0, le=15)
+    board: int = Field(ge=0, le=31)
     chan: int = Field(ge=0, le=47)
     settings: dict[str, Any] = Field(default_factory=dict)
 
@@ -19,12 +87,96 @@ class ChannelConfig(StrictModel):
     module: str | None = None
     lv: BoardChannel
     hv: BoardChannel
+    limits: Limits | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.module)
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> ChannelConfig:
+        self.lv.settings = _coerce("lv", self.lv.settings)
+        self.hv.settings = _coerce("hv", self.hv.settings)
+        return self
+
+
+class GlobalSettings(StrictModel):
+    lv: dict[str, Any] = Field(default_factory=dict)
+    hv: dict[str, Any] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=Limits)
+
+    @model_validator(mode="after")
+    def _check(self) -> GlobalSettings:
+        self.lv = _coerce("lv", self.lv)
+        self.hv = _coerce("hv", self.hv)
+        return self
+
+
+class Watchdog(StrictModel):
+    """Go to the safe state alone when safety's heartbeat or the bus is gone this long."""
+
+    heartbeat_topic: str = "safety/heartbeat"
+    timeout: float | None = Field(30.0, gt=0, description="s; null disables the watchdog")
+
+
+class Deadbands(StrictModel):
+    lv_v: float = 0.05
+    lv_i: float = 0.01
+    hv_v: float = 0.5
+    hv_i: float = 0.05
+
+
+class SimSettings(StrictModel):
+    """How the simulated mainframe behaves (only with `simulate: true`)."""
+
+    interfaces: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    leakage_ua: float = Field(2.0, ge=0, description="sensor leakage at 300 V, 20 °C, µA")
+    temperature: float = Field(20.0, description="module temperature for leakage, °C")
+    lv_load_ohm: float = Field(7.0, gt=0, description="LV load resistance (PS module ≈ 7 Ω)")
+    update_hz: float = Field(10.0, gt=0, le=100)
+    put_log: str | None = Field(None, description="JSON-lines file recording client writes")
 
 
 class CaenConfig(ServiceSection):
     simulate: bool = False
-    prefix: str = "cleanroom"
-    ca_server_port: int | None = Field(None, description="EPICS_CA_SERVER_PORT of the IOC")
-    ca_addr_list: str = "127.0.0.1"
-    global_: dict[str, Any] = Field(default_factory=dict, alias="global")
+    prefix: str = Field("cleanroom", min_length=1)
+    ca_server_port: int | None = Field(None, ge=1, le=65535, description="EPICS_CA_SERVER_PORT")
+    ca_addr_list: str = Field("127.0.0.1", description="EPICS_CA_ADDR_LIST")
+    global_: GlobalSettings = Field(default_factory=GlobalSettings, alias="global")
     channels: dict[int, ChannelConfig] = Field(default_factory=dict)
+    watchdog: Watchdog = Field(default_factory=Watchdog)
+    deadbands: Deadbands = Field(default_factory=Deadbands)
+    poll: float = Field(0.1, gt=0, description="s between state evaluations")
+    hv_off_threshold: float = Field(5.0, ge=0, description="V below which HV counts as off")
+    hv_off_timeout: float = Field(120.0, gt=0, description="s to wait for HV ramp-down")
+    connect_timeout: float = Field(5.0, gt=0)
+    sim: SimSettings = Field(default_factory=SimSettings)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_hardware(cls, channels: dict[int, ChannelConfig]) -> dict[int, ChannelConfig]:
+        seen: dict[tuple[str, int, int], int] = {}
+        for cid, ch in channels.items():
+            for side, bc in (("lv", ch.lv), ("hv", ch.hv)):
+                key = (side, bc.board, bc.chan)
+                if key in seen:
+                    raise ValueError(
+                        f"channel {cid} {side} board {bc.board} chan {bc.chan} "
+                        f"is already used by channel {seen[key]}"
+                    )
+                seen[key] = cid
+        return channels
+
+    def settings(self, cid: int, side: str) -> dict[str, Any]:
+        """Global defaults overridden by the channel's own settings."""
+        ch = self.channels[cid]
+        base = dict(self.global_.lv if side == "lv" else self.global_.hv)
+        base.update((ch.lv if side == "lv" else ch.hv).settings)
+        return base
+
+    def limits(self, cid: int) -> Limits:
+        return self.channels[cid].limits or self.global_.limits
+
+
+def pv_base(prefix: str, board: int, chan: int) -> str:
+    return f"{prefix}:{board:02d}:{chan:03d}"
