@@ -1,0 +1,48 @@
+"""Run the processes of a stand (simulators, services) one by one, for tests and benchmarks:
+unlike the supervisor, a killed process stays dead until the test starts it again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from trackerdcs.config.model import Stand
+from trackerdcs.runtime.plan import ProcessSpec, plan
+
+
+class StandProcesses:
+    def __init__(self, path: Path, stand: Stand, logdir: Path):
+        self.specs: dict[str, ProcessSpec] = {s.name: s for s in plan(stand, path)}
+        self.logdir = logdir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, *names: str) -> StandProcesses:
+        for name in names:
+            spec = self.specs[name]
+            with open(self.logdir / f"{name}.log", "ab") as out:
+                self.procs[name] = subprocess.Popen(
+                    spec.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **spec.env}
+                )
+        return self
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(10)
+
+    def alive(self, name: str) -> bool:
+        p = self.procs.get(name)
+        return p is not None and p.poll() is None
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            p = self.procs.pop(name)
+            if p.poll() is None:
+                p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
