@@ -1,0 +1,38 @@
+"""The historian interface and how a stand chooses its implementation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from trackerdcs.config.model import Stand
+from trackerdcs.storage.points import Bucket, Point
+
+
+class HistorianError(Exception):
+    """The historian is unreachable or refused the request (the recorder buffers then)."""
+
+
+class Historian(Protocol):
+    def write(self, points: list[Point]) -> None:
+        """Store points; writing the same point twice stores it once."""
+
+    def series(self, match: str = "") -> list[str]: ...
+
+    def raw(self, series: str, start: float, end: float) -> list[tuple[float, float]]: ...
+
+    def buckets(self, series: str, start: float, end: float, n: int) -> list[Bucket]: ...
+
+    def close(self) -> None: ...
+
+
+def open_historian(stand: Stand) -> Historian:
+    url = stand.storage.historian
+    if url.startswith("sqlite:///"):
+        from trackerdcs.storage.sqlite import SqliteHistorian
+
+        path = Path(url.removeprefix("sqlite:///")).expanduser()
+        return SqliteHistorian(path if path.is_absolute() else stand.data_dir / path)
+    from trackerdcs.storage.influx import InfluxHistorian
+
+    return InfluxHistorian.from_stand(stand)

@@ -1,0 +1,68 @@
+"""Points and series names shared by the recorder, both historians and the query tools.
+
+A series is one numeric field of one measurement with one tag set, written in line-protocol
+style: `sensors,sensor=room:temperature`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Point:
+    measurement: str
+    field: str
+    value: float
+    ts: float  # epoch seconds
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def series(self) -> str:
+        return series_key(self.measurement, dict(self.tags), self.field)
+
+    def to_json(self) -> list:
+        return [self.measurement, self.field, self.value, self.ts, [list(t) for t in self.tags]]
+
+    @classmethod
+    def from_json(cls, d: list) -> Point:
+        return cls(d[0], d[1], float(d[2]), float(d[3]), tuple((str(k), str(v)) for k, v in d[4]))
+
+
+@dataclass(frozen=True)
+class Series:
+    measurement: str
+    field: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return series_key(self.measurement, self.tags, self.field)
+
+
+def series_key(measurement: str, tags: dict[str, str], fld: str) -> str:
+    tagpart = "".join(f",{k}={v}" for k, v in sorted(tags.items()))
+    return f"{measurement}{tagpart}:{fld}"
+
+
+def parse_series(key: str) -> Series:
+    head, sep, fld = key.rpartition(":")
+    if not sep or not head or not fld:
+        raise ValueError(f"series '{key}' is not MEASUREMENT[,TAG=VALUE...]:FIELD")
+    measurement, *pairs = head.split(",")
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        k, eq, v = pair.partition("=")
+        if not eq:
+            raise ValueError(f"series '{key}': tag '{pair}' is not TAG=VALUE")
+        tags[k] = v
+    return Series(measurement, fld, tags)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    ts: float  # start of the bucket
+    min: float
+    mean: float
+    max: float
+    count: int

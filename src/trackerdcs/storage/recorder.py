@@ -1,0 +1,216 @@
+"""The recorder service (`trackerdcs run recorder`): every numeric field on the bus into the
+historian, with the message's own timestamp and tags naming where it came from.
+
+Writes are batched on a worker thread. When the historian is unreachable, batches go to a
+bounded disk buffer and are replayed in order when it returns; since both historians store
+a point once per (series, timestamp), a batch replayed twice cannot duplicate anything.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from trackerdcs.bus import Message
+from trackerdcs.bus import payload as pl
+from trackerdcs.bus.topics import matches
+from trackerdcs.runtime.service import Service
+from trackerdcs.storage.buffer import DiskBuffer
+from trackerdcs.storage.config import RecorderConfig
+from trackerdcs.storage.historian import HistorianError, open_historian
+from trackerdcs.storage.points import Point
+
+SKIP_FIELDS = {"ts", "id", "since"}
+
+
+def _tag(v: Any) -> str:
+    # `,` and `=` separate tags in series names
+    return str(v).replace(",", "_").replace("=", "_") if v is not None else ""
+
+
+def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        if k in SKIP_FIELDS and not prefix:
+            continue
+        name = f"{prefix}{k}"
+        if isinstance(v, int | float):  # bool too: a state as 0/1
+            out[name] = float(v)
+        elif isinstance(v, dict) and depth < 3:
+            out.update(_flatten(v, f"{name}.", depth + 1))
+    return out
+
+
+def to_points(topic: str, raw: bytes, sensors: str = "sensors") -> list[Point]:
+    """The points one bus message carries (empty when it carries no number)."""
+    parts = topic.split("/")
+    text = raw.decode("utf-8", "replace").strip()
+    if len(parts) == 2 and parts[1] == "online":
+        if text in ("true", "false"):
+            return [Point("online", "value", float(text == "true"), pl.now(),
+                          (("service", parts[0]),))]  # fmt: skip
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if text.startswith(("{", "[")):
+            raise
+        return []
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        # reference-stack plain floats (ESP32 boards): keep the topic as the series name
+        return [Point("mqtt", "value", float(data), pl.now(), (("topic", topic),))]
+    if not isinstance(data, dict):
+        return []
+    ts = data.get("ts")
+    ts = float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else pl.now()
+    svc = parts[0]
+    if (len(parts) == 3 and parts[1] == "channel") or (len(parts) == 2 and parts[1] == "channels"):
+        cid = parts[2] if len(parts) == 3 else data.get("id")
+        if cid is None:
+            return []
+        meas = f"{svc}.channel"
+        tags = {"service": svc, "channel": _tag(cid), "module": _tag(data.get("module"))}
+    elif svc == sensors and len(parts) == 2 and parts[1] != "status":
+        meas = "sensors"
+        tags = {"sensor": parts[1], "location": _tag(data.get("location")),
+                "kind": _tag(data.get("kind"))}  # fmt: skip
+    else:
+        meas = ".".join(parts)
+        tags = {"service": svc}
+    # an empty tag cannot be stored by InfluxDB: leave it out everywhere
+    tag_tuple = tuple(sorted((k, v) for k, v in tags.items() if v))
+    return [Point(meas, f, v, ts, tag_tuple) for f, v in _flatten(data).items()]
+
+
+class RecorderService(Service):
+    section = "recorder"
+    default_name = "recorder"
+    cfg: RecorderConfig
+    period = 1.0
+
+    def __init__(self, stand: Any, name: str | None = None, bus: Any = None):
+        super().__init__(stand, name, bus)
+        self.historian = open_historian(stand)
+        self.backend = stand.storage.historian.split(":", 1)[0]
+        self.sensors_name = stand.sensors.service_name("sensors") if stand.sensors else "sensors"
+        buf_dir = stand.data_dir / f"{self.name}-buffer"
+        self.buffer = DiskBuffer(buf_dir, int(self.cfg.buffer_max_mb * 1024 * 1024))
+        self._pending: list[Point] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.written = 0
+        self.malformed = 0
+        self.up = True
+        self.last_error = ""
+        self._writer = threading.Thread(target=self._write_loop, daemon=True, name="writer")
+
+    def setup(self) -> None:
+        self.bus.subscribe("#", self._on_message)
+        self.commands.add("flush", self._flush_cmd, "write everything pending now")
+        self._writer.start()
+
+    def on_connect(self) -> None:
+        self.publish_status()
+
+    def _on_message(self, msg: Message) -> None:
+        if any(matches(p, msg.topic) for p in self.cfg.exclude):
+            return
+        if msg.topic.startswith(f"{self.name}/"):
+            return  # our own status would feed back into itself
+        try:
+            points = to_points(msg.topic, msg.payload, self.sensors_name)
+        except ValueError:
+            self.malformed += 1
+            self.log.debug("malformed JSON on %s ignored", msg.topic)
+            return
+        if points:
+            with self._lock:
+                self._pending.extend(points)
+                if len(self._pending) >= self.cfg.batch_size:
+                    self._wake.set()
+
+    # -- writing ---------------------------------------------------------------------------
+    def _take(self) -> list[Point]:
+        with self._lock:
+            batch = self._pending[: self.cfg.batch_size]
+            del self._pending[: self.cfg.batch_size]
+            return batch
+
+    def _write(self, batch: list[Point]) -> bool:
+        try:
+            self.historian.write(batch)
+        except HistorianError as exc:
+            if self.up:
+                self.log.error("historian unreachable, buffering on disk: %s", exc)
+            self.up = False
+            self.last_error = str(exc)
+            return False
+        if not self.up:
+            self.log.info("historian back")
+        self.up = True
+        self.written += len(batch)
+        return True
+
+    def _drain(self) -> None:
+        """Replay the disk buffer oldest first; then write what is pending."""
+        while self.buffer and not self.stopping:
+            item = self.buffer.oldest()
+            if item is None:
+                break
+            path, batch = item
+            if not self._write(batch):
+                return
+            self.buffer.remove(path)
+        while batch := self._take():
+            if self.buffer or not self._write(batch):
+                self.buffer.append(batch)  # order is kept: behind what is already buffered
+                return
+
+    def _write_loop(self) -> None:
+        while not self.stopping:
+            self._wake.wait(self.cfg.flush_interval if self.up else self.cfg.retry)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:
+                self.log.exception("writer failed")
+
+    def _flush_cmd(self, cmd: Any) -> dict[str, Any]:
+        self._wake.set()
+        deadline = time.monotonic() + 10
+        while (self._pending or self.buffer) and self.up and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.status()
+
+    # -- status ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "connected": self.up,
+            "written": self.written,
+            "pending": len(self._pending),
+            "buffered_points": self.buffer.points,
+            "buffer_bytes": self.buffer.bytes,
+            "dropped": self.buffer.dropped,
+            "malformed": self.malformed,
+            "last_error": self.last_error,
+        }
+
+    def publish_status(self) -> None:
+        self.publish_state("status", self.status())
+
+    def tick(self) -> None:
+        self.publish_status()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._writer.join(10)
+        # what could not be written survives the restart on disk
+        with self._lock:
+            rest, self._pending = self._pending, []
+        if rest:
+            self.buffer.append(rest)
+        self.historian.close()

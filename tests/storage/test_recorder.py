@@ -1,0 +1,124 @@
+"""The recorder as a real process: bus messages into the historian with their own timestamps
+and tags; queried back through `trackerdcs query`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from trackerdcs.testing.probe import Probe
+
+
+def start_recorder(path: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trackerdcs", "run", "recorder", "--config", str(path)],
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def query(path: Path, *args: str) -> list[dict]:
+    out = subprocess.run(
+        [sys.executable, "-m", "trackerdcs", "query", "--config", str(path), *args,
+         "--format", "json"], capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+@pytest.fixture
+def recorder(write_stand, own_mosquitto, storage_yaml: str, tmp_path: Path):
+    path, stand = write_stand(storage_yaml + "recorder: {flush_interval: 0.2, retry: 1}\n",
+                              broker=own_mosquitto)  # fmt: skip
+    proc = start_recorder(path, tmp_path / "recorder.log")
+    with Probe(stand.bus) as probe:
+        probe.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=20)
+        yield path, probe
+    proc.terminate()
+    proc.wait(15)
+
+
+def test_values_recorded_with_own_timestamp_and_tags(recorder) -> None:
+    path, probe = recorder
+    ts = time.time() - 5
+    probe.publish("sensors/box", {"name": "box", "location": "cold box", "kind": "coldbox",
+                                  "temperature": -20.5, "humidity": 3.0, "dewpoint": None,
+                                  "ts": ts})  # fmt: skip
+    probe.publish("dcs/channel/3", {"id": 3, "module": "M3", "hv_vMon": 299.5, "lv_pw": True,
+                                    "fsm_state": "HV_ON", "ts": ts + 1})  # fmt: skip
+    probe.publish("ESP01/sensors/BME/temp", b"21.75")
+    probe.publish("julabo/status", b'{"internal_temp": 1,')  # malformed: skipped, not fatal
+    reply = probe.command("recorder", "flush", timeout=20)
+    assert reply["ok"] and reply["result"]["connected"], reply
+    assert reply["result"]["malformed"] >= 1
+    box = query(path, "raw", "sensors,kind=coldbox,location=cold box,sensor=box:temperature",
+                "--start=-1m")  # fmt: skip
+    assert [(r["value"], round(r["ts"], 3)) for r in box] == [(-20.5, round(ts, 3))]
+    ch = query(path, "raw", "dcs.channel,channel=3,module=M3,service=dcs:hv_vMon", "--start=-1m")
+    assert ch[0]["value"] == 299.5
+    pw = query(path, "raw", "dcs.channel,channel=3,module=M3,service=dcs:lv_pw", "--start=-1m")
+    assert pw[0]["value"] == 1.0
+    esp = query(path, "raw", "mqtt,topic=ESP01/sensors/BME/temp:value", "--start=-1m")
+    assert esp[0]["value"] == 21.75
+    names = subprocess.run([sys.executable, "-m", "trackerdcs", "query", "--config", str(path),
+                            "series", "--match", "sensors"], capture_output=True, text=True,
+                           timeout=60, check=True).stdout.split()  # fmt: skip
+    assert "sensors,kind=coldbox,location=cold box,sensor=box:humidity" in " ".join(names)
+
+
+def test_influx_down_for_30s_every_point_arrives_exactly_once(
+    write_stand, own_mosquitto, influx, tmp_path: Path
+) -> None:
+    path, stand = write_stand(influx.storage_yaml("outage") + "recorder: {flush_interval: 0.2,"
+                              " retry: 1}\n", broker=own_mosquitto)  # fmt: skip
+    proc = start_recorder(path, tmp_path / "recorder.log")
+    sent: list[float] = []
+    stop = threading.Event()
+    try:
+        with Probe(stand.bus) as probe:
+            probe.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=20)
+
+            def publish() -> None:
+                i = 0
+                while not stop.is_set():
+                    ts = round(time.time(), 6)
+                    probe.publish("sensors/flow", {"temperature": float(i), "ts": ts})
+                    sent.append(ts)
+                    i += 1
+                    time.sleep(0.05)
+
+            t = threading.Thread(target=publish, daemon=True)
+            t.start()
+            time.sleep(3)
+            influx.stop()
+            mark = probe.mark()
+            buffered = probe.wait_json("recorder/status", lambda s: s["buffered_points"] > 0,
+                                       timeout=20, since=mark)  # fmt: skip
+            assert buffered["connected"] is False
+            time.sleep(30)
+            influx.start()
+            time.sleep(3)
+            stop.set()
+            t.join(5)
+            mark = probe.mark()
+            probe.wait_json("recorder/status", lambda s: s["connected"]
+                            and s["buffered_points"] == 0 and s["pending"] == 0, timeout=60,
+                            since=mark)  # fmt: skip
+            assert probe.command("recorder", "flush", timeout=30)["ok"]
+        rows = query(path, "raw", "sensors,sensor=flow:temperature",
+                     "--start=-10m")  # fmt: skip
+        values = [r["value"] for r in rows]
+        assert len(sent) > 600
+        assert len(values) == len(sent)
+        assert values == [float(i) for i in range(len(sent))]  # in order, none twice
+    finally:
+        stop.set()
+        if influx.proc is None:
+            influx.start()
+        proc.terminate()
+        proc.wait(15)
