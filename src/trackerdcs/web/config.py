@@ -1,4 +1,4 @@
-"""Stand-file section `web` (placeholder shape; the web issue owns this file)."""
+"""Stand-file section `web`: where the UI listens and who may use it."""
 
 from __future__ import annotations
 
@@ -10,4 +10,11 @@ from trackerdcs.config.base import ServiceSection
 class WebConfig(ServiceSection):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
-    users_file: str = "users.yaml"
+    users_file: str = Field(
+        "users.yaml", description="relative to state_dir; `trackerdcs users add`"
+    )
+    demo_users: bool = Field(
+        False, description="create viewer/operator/expert with their name as password when "
+        "no users file exists (demo only)")  # fmt: skip
+    session_hours: float = Field(12.0, gt=0)
+    command_timeout: float = Field(10.0, gt=0, description="s to wait for a service's reply")

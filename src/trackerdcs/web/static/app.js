@@ -1,0 +1,275 @@
+"use strict";
+// trackerdcs web UI: live state from the WebSocket, commands through the REST API.
+const $ = (s, el = document) => el.querySelector(s);
+const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const num = (v, d = 2) => (typeof v === "number" && isFinite(v) ? v.toFixed(d) : "–");
+const state = { topics: {}, me: null, ws: null, plot: null, zoom: null, dirty: false };
+
+async function api(path, opts = {}) {
+  const r = await fetch(path, { headers: { "Content-Type": "application/json" }, ...opts });
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = null; }
+  return { status: r.status, body };
+}
+
+function notice(text, ok) {
+  const el = document.createElement("div");
+  el.className = `notice ${ok ? "ok" : "error"}`;
+  el.textContent = text;
+  $("#notices").prepend(el);
+  setTimeout(() => el.remove(), ok ? 4000 : 15000);
+}
+
+async function cmd(service, command, payload) {
+  const r = await api(`/api/cmd/${service}/${command}`,
+    { method: "POST", body: JSON.stringify(payload ?? null) });
+  const b = r.body || {};
+  if (r.status === 200 && b.ok) notice(`${service} ${command}: done`, true);
+  else notice(`${service} ${command} refused: ${b.error || b.detail || "HTTP " + r.status}`, false);
+  loadAudit();
+  return b;
+}
+
+// -- login ---------------------------------------------------------------------------------
+async function start() {
+  const r = await api("/api/me");
+  if (r.status !== 200) return showLogin();
+  state.me = r.body;
+  $("#login-view").hidden = true;
+  $("#main-view").hidden = false;
+  $("#user").textContent = state.me.user;
+  $("#role").textContent = state.me.role;
+  document.body.classList.toggle("viewer", state.me.role === "viewer");
+  connect();
+  loadSeries();
+  loadAudit();
+}
+
+function showLogin() {
+  $("#main-view").hidden = true;
+  $("#login-view").hidden = false;
+}
+
+$("#login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const r = await api("/api/login", { method: "POST",
+    body: JSON.stringify({ username: f.get("username"), password: f.get("password") }) });
+  if (r.status === 200) { $("#login-error").textContent = ""; start(); }
+  else $("#login-error").textContent = (r.body && r.body.detail) || "login failed";
+});
+$("#logout").addEventListener("click", async () => {
+  await api("/api/logout", { method: "POST" });
+  if (state.ws) state.ws.close();
+  location.reload();
+});
+
+// -- live state ------------------------------------------------------------------------------
+function connect() {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  state.ws = ws;
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.snapshot) state.topics = m.snapshot;
+    for (const u of m.updates || []) state.topics[u.topic] = u.payload;
+    state.dirty = true;
+  };
+  ws.onclose = (ev) => {
+    if (ev.code === 4401) return showLogin();
+    setTimeout(connect, 2000);  // the server restarted: come back by ourselves
+  };
+}
+
+const T = (topic) => state.topics[topic];
+const online = (svc) => T(`${svc}/online`) === true || T(`${svc}/online`) === "true";
+
+function render() {
+  if (!state.dirty) return;
+  state.dirty = false;
+  renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderSensors();
+}
+setInterval(render, 250);
+
+function renderServices() {
+  const names = Object.keys(state.topics).filter((t) => t.endsWith("/online"))
+    .map((t) => t.split("/")[0]).sort();
+  $("#services").innerHTML = names.map((n) =>
+    `<span class="svc ${online(n) ? "online" : "offline"}" data-svc="${esc(n)}" title="${online(n) ? "online" : "OFFLINE"}">${esc(n)}</span>`).join("");
+}
+
+function setState(el, s) { el.textContent = s ?? "?"; el.className = `state s-${s}`; }
+
+function renderSafety() {
+  const s = T("safety/status");
+  const up = online("safety");
+  setState($("#safety-state"), up ? s?.state : "OFFLINE");
+  $("#safety-message").textContent = up ? (s?.message || "all interlocks OK") : "safety service offline: the CAEN watchdog will take the safe state";
+  const rows = Object.entries(s?.interlocks || {}).map(([k, il]) =>
+    `<tr data-interlock="${esc(k)}"><td>${esc(k)}</td><td><span class="state s-${esc(il.state)}">${esc(il.state)}</span></td><td>${esc(il.message)}</td></tr>`);
+  $("#interlocks tbody").innerHTML = rows.join("");
+  const dp = s?.interlocks?.dewpoint;
+  $("#margin").textContent = dp && typeof dp.value === "number" ? `${dp.value.toFixed(1)} K` : "unknown";
+}
+
+function renderAlarms() {
+  const alarms = Object.entries(state.topics).filter(([t, a]) => t.startsWith("alarms/") && a && a.severity && a.severity !== "OK")
+    .map(([, a]) => a).sort((a, b) => (b.since || 0) - (a.since || 0));
+  $("#no-alarms").hidden = alarms.length > 0;
+  $("#alarms tbody").innerHTML = alarms.map((a) => `<tr data-alarm="${esc(a.name)}">
+    <td>${esc(a.name)}</td><td><span class="state s-${esc(a.severity)}">${esc(a.severity)}</span></td>
+    <td>${esc(a.current)}</td><td>${esc(a.message)}</td>
+    <td>${a.since ? new Date(a.since * 1000).toLocaleTimeString() : ""}</td>
+    <td>${a.acknowledged ? "ack'd" : `<button class="ack control" data-source="${esc(a.source)}" data-name="${esc(a.name)}">Ack</button>`}</td></tr>`).join("");
+}
+
+function caenName() {
+  const t = Object.keys(state.topics).find((k) => /^[^/]+\/channel\/[^/]+$/.test(k));
+  return t ? t.split("/")[0] : "dcs";
+}
+
+function renderModules() {
+  const svc = caenName();
+  const st = T(`${svc}/status`);
+  setState($("#caen-state"), online(svc) ? st?.fsm_state : "OFFLINE");
+  const chans = Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`))
+    .map(([, c]) => c).filter((c) => c && c.id !== undefined).sort((a, b) => a.id - b.id);
+  const tbody = $("#modules tbody");
+  const stale = online(svc) ? "" : "stale";
+  for (const c of chans) {
+    let tr = tbody.querySelector(`tr[data-channel="${c.id}"]`);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.channel = c.id;
+      tr.innerHTML = `<td>${esc(c.id)}</td><td class="module"></td><td><span class="state"></span></td>
+        <td class="lv-v"></td><td class="lv-i"></td><td class="hv-v"></td><td class="hv-i"></td>
+        <td class="control"><button class="lv-on">on</button> <button class="lv-off">off</button></td>
+        <td class="control"><button class="hv-on">on</button> <button class="hv-off">off</button></td>
+        <td class="control"><input class="hv-set" type="number" step="1" aria-label="HV setpoint"> <button class="hv-apply">set</button></td>`;
+      tbody.appendChild(tr);
+    }
+    tr.className = stale;
+    $(".module", tr).textContent = c.module || "";
+    setState($(".state", tr), c.fsm_state);
+    $(".state", tr).title = c.reason || "";
+    $(".lv-v", tr).textContent = num(c.lv_vMon);
+    $(".lv-i", tr).textContent = num(c.lv_iMon, 3);
+    $(".hv-v", tr).textContent = num(c.hv_vMon, 1);
+    $(".hv-i", tr).textContent = num(c.hv_iMon, 3);
+    const inp = $(".hv-set", tr);
+    if (document.activeElement !== inp && typeof c.hv_setV === "number") inp.placeholder = c.hv_setV;
+  }
+}
+
+function renderChiller() {
+  const s = T("julabo/status");
+  const up = online("julabo");
+  setState($("#chiller-state"), up ? s?.fsm_state : (s ? "OFFLINE" : "not configured"));
+  $("#chiller-card").classList.toggle("stale", !up);
+  if (!s) return;
+  $("#chiller-temp").textContent = `${num(s.internal_temp)} °C`;
+  const used = s.used_setpoint;
+  $("#chiller-setpoint").textContent = used ? `${num(s[`setpoint_${used}`])} °C (SP${used})` : "–";
+  $("#chiller-power").textContent = `${num(s.power, 0)} %`;
+  $("#chiller-status").textContent = s.message || s.status_text || "";
+}
+
+function renderSensors() {
+  const rows = Object.entries(state.topics).filter(([t, v]) => t.startsWith("sensors/") && t !== "sensors/status" && t !== "sensors/online" && v && typeof v === "object");
+  const now = Date.now() / 1000;
+  $("#sensors tbody").innerHTML = rows.map(([t, s]) => {
+    const age = s.ts ? now - s.ts : null;
+    return `<tr data-sensor="${esc(t.split("/")[1])}" class="${age === null || age > 30 ? "stale" : ""}"><td>${esc(t.split("/")[1])}</td><td>${esc(s.location)}</td>
+      <td>${num(s.temperature)}</td><td>${num(s.humidity, 1)}</td><td>${num(s.dewpoint)}</td><td>${age === null ? "–" : age.toFixed(0) + " s"}</td></tr>`;
+  }).join("");
+}
+
+// -- controls --------------------------------------------------------------------------------
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button");
+  if (!b) return;
+  const tr = b.closest("tr[data-channel]");
+  const svc = caenName();
+  if (tr) {
+    const id = tr.dataset.channel;
+    if (b.classList.contains("lv-on")) cmd(svc, `switch/lv/${id}`, "on");
+    if (b.classList.contains("lv-off")) cmd(svc, `switch/lv/${id}`, "off");
+    if (b.classList.contains("hv-on")) cmd(svc, `switch/hv/${id}`, "on");
+    if (b.classList.contains("hv-off")) cmd(svc, `switch/hv/${id}`, "off");
+    if (b.classList.contains("hv-apply")) {
+      const v = parseFloat($(".hv-set", tr).value);
+      if (isNaN(v)) return notice("enter a voltage first", false);
+      cmd(svc, `setv/hv/${id}`, v);
+    }
+    return;
+  }
+  if (b.classList.contains("ack")) cmd(b.dataset.source, "ack", { alarm: b.dataset.name });
+  const all = { "all-lv-on": ["lv", "on"], "all-lv-off": ["lv", "off"], "all-hv-on": ["hv", "on"], "all-hv-off": ["hv", "off"] }[b.id];
+  if (all) cmd(svc, `switch/${all[0]}`, all[1]);
+  if (b.id === "chiller-start") cmd("julabo", "start");
+  if (b.id === "chiller-stop") cmd("julabo", "stop");
+  if (b.id === "chiller-set") {
+    const v = parseFloat($("#chiller-sp").value);
+    if (isNaN(v)) return notice("enter a setpoint first", false);
+    cmd("julabo", "setWT", { setpoint: 1, temp: v }).then((r) => r.ok && cmd("julabo", "useSP", { setpoint: 1 }));
+  }
+  if (b.id === "plot-btn") { state.zoom = null; plot(); }
+  if (b.id === "unzoom") { state.zoom = null; plot(); }
+});
+
+// -- audit -----------------------------------------------------------------------------------
+async function loadAudit() {
+  const r = await api("/api/audit?limit=100");
+  if (r.status !== 200) return;
+  $("#audit tbody").innerHTML = r.body.map((a) => `<tr><td>${new Date(a.ts * 1000).toLocaleString()}</td>
+    <td>${esc(a.user)} (${esc(a.role)})</td><td>${esc(a.service)}</td><td>${esc(a.command)}</td>
+    <td>${esc(a.payload)}</td><td class="${a.ok ? "" : "error"}">${a.ok ? "ok" : esc(a.error || "no reply")}</td></tr>`).join("");
+}
+
+// -- trends ----------------------------------------------------------------------------------
+let allSeries = [];
+async function loadSeries() {
+  const r = await api("/api/series");
+  if (r.status !== 200) return;
+  allSeries = r.body;
+  fillSeries();
+}
+function fillSeries() {
+  const f = $("#series-filter").value;
+  const cur = $("#series").value;
+  $("#series").innerHTML = allSeries.filter((s) => s.includes(f)).map((s) => `<option${s === cur ? " selected" : ""}>${esc(s)}</option>`).join("");
+}
+$("#series-filter").addEventListener("input", fillSeries);
+$("#series").addEventListener("focus", loadSeries, { once: true });
+
+async function plot() {
+  const series = $("#series").value;
+  if (!series) return;
+  const now = Date.now() / 1000;
+  const [start, end] = state.zoom || [now - parseFloat($("#range").value), now];
+  const width = Math.max(200, $("#plot").clientWidth);
+  const r = await api(`/api/history?series=${encodeURIComponent(series)}&start=${start}&end=${end}&n=${Math.round(width / 2)}`);
+  if (r.status !== 200) return notice(`history: ${(r.body && r.body.detail) || r.status}`, false);
+  const d = r.body;
+  const data = [d.ts, d.min, d.mean, d.max];
+  if (state.plot && state.plot.series[2].label === series) { state.plot.setData(data); return; }
+  if (state.plot) state.plot.destroy();
+  const opts = {
+    width, height: 320, title: series,
+    scales: { x: { time: true } },
+    series: [{}, { label: "min", stroke: "#3b82c488" }, { label: series, stroke: "#e6e9ed", width: 1.5 },
+             { label: "max", stroke: "#d8443a88" }],
+    axes: [{ stroke: "#8a96a3", grid: { stroke: "#2a323b" } }, { stroke: "#8a96a3", grid: { stroke: "#2a323b" } }],
+    hooks: { setSelect: [(u) => {
+      if (u.select.width < 5) return;
+      state.zoom = [u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x")];
+      u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
+      plot();
+    }] },
+    cursor: { drag: { x: true, y: false, setScale: false } },
+  };
+  state.plot = new uPlot(opts, data, $("#plot"));
+}
+setInterval(() => { if ($("#live").checked && !state.zoom && state.plot) plot(); }, 5000);
+setInterval(loadAudit, 10000);
+
+start();
