@@ -1,7 +1,7 @@
 """The FastAPI application: login, live state over a WebSocket, commands with their replies,
 history from the historian, and the audit log."""
 
-from __future__ import annotations
+# FastAPI resolves annotations at runtime: no `from __future__ import annotations` here.
 
 import asyncio
 import secrets

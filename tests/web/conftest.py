@@ -1,0 +1,70 @@
+"""The running demo (every service, simulators, embedded broker) and Debian's Chromium driven
+by Playwright. The browser is the system one (/usr/bin/chromium); nothing is downloaded."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import yaml
+
+from trackerdcs.config.bus import BusConfig
+from trackerdcs.testing.demo import DEMO_SERVICES, demo_bus, demo_copy, running_demo, wait_online
+from trackerdcs.testing.probe import Probe
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@dataclass
+class Demo:
+    url: str
+    bus: BusConfig
+    probe: Probe
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    tmp = tmp_path_factory.mktemp("webdemo")
+    config = demo_copy(tmp / "stand")
+    port = yaml.safe_load(config.read_text())["web"]["port"]
+    cfg = demo_bus(config)
+    with running_demo(config, tmp / "state", tmp / "demo.log"):
+        view = wait_online(cfg, DEMO_SERVICES, timeout=60)
+        assert all(view.values()), view
+        with Probe(cfg) as probe:
+            yield Demo(f"http://127.0.0.1:{port}", cfg, probe)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def login(demo: Demo, browser):
+    contexts = []
+
+    def as_user(name: str):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(15000)
+        page.goto(demo.url)
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", name)
+        page.click("#login button[type=submit]")
+        page.wait_for_selector("#main-view:not([hidden])")
+        return page
+
+    yield as_user
+    for ctx in contexts:
+        ctx.close()

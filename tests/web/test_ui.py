@@ -1,0 +1,87 @@
+"""Browser tests against the running demo: what an operator does on a shift."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import Demo
+
+
+def test_wrong_password_is_refused(demo: Demo, browser) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(demo.url)
+        page.fill("input[name=username]", "operator")
+        page.fill("input[name=password]", "nope")
+        page.click("#login button[type=submit]")
+        expect(page.locator("#login-error")).to_contain_text("wrong user name or password")
+        assert page.request.get(f"{demo.url}/api/state").status == 401
+    finally:
+        page.close()
+
+
+def test_operator_powers_a_module_and_sees_refusals(demo: Demo, login) -> None:
+    page = login("operator")
+    rows = page.locator("#modules tbody tr")
+    expect(rows).to_have_count(4)
+    row = page.locator('#modules tr[data-channel="1"]')
+    expect(row.locator(".state")).to_have_text("LV_OFF")
+    # HV with LV off: refused, and the reason reaches the operator
+    row.locator(".hv-on").click()
+    expect(page.locator(".notice.error").first).to_contain_text(re.compile("refused.*LV", re.I))
+    row.locator(".lv-on").click()
+    expect(row.locator(".state")).to_have_text("LV_ON", timeout=20000)
+    row.locator(".hv-on").click()
+    expect(row.locator(".state")).to_have_text(re.compile("HV_RAMP|HV_ON"), timeout=20000)
+    expect(page.locator('#modules tr[data-channel="2"] .state')).to_have_text("LV_OFF")
+    # every command is in the audit log with the user
+    expect(page.locator("#audit tbody")).to_contain_text("switch/hv/1")
+    expect(page.locator("#audit tbody tr").first).to_contain_text("operator")
+    page.locator('#modules tr[data-channel="1"] .lv-off').click()  # LV off ramps HV first
+    expect(row.locator(".state")).to_have_text("LV_OFF", timeout=60000)
+
+
+def test_operator_acknowledges_a_latched_alarm(demo: Demo, login) -> None:
+    page = login("operator")
+    # humid air in the cold box: the dew-point interlock acts and raises a MAJOR alarm
+    demo.probe.publish("sim/sensors/coldbox", {"humidity": 99.0})
+    alarm = page.locator('#alarms tr[data-alarm="safety.dewpoint"]')
+    expect(alarm).to_contain_text("MAJOR", timeout=20000)
+    expect(page.locator("#safety-state")).to_have_text("ACTION")
+    demo.probe.publish("sim/sensors/coldbox", {"humidity": None})
+    expect(page.locator("#safety-state")).not_to_have_text("ACTION", timeout=20000)
+    # the condition is gone but the alarm stays until someone acknowledges it
+    expect(alarm).to_be_visible()
+    alarm.locator("button.ack").click()
+    expect(alarm).to_have_count(0, timeout=10000)
+
+
+def test_trend_chart_shows_recorded_data(demo: Demo, login) -> None:
+    page = login("viewer")
+    page.click("#series")
+    series = "sensors,kind=ambient,location=lab,sensor=room:temperature"
+    page.wait_for_function(
+        f"Array.from(document.querySelectorAll('#series option')).some(o => o.value === '{series}')"
+        " || (loadSeries(), false)", timeout=30000, polling=1000,
+    )  # fmt: skip
+    page.select_option("#series", series)
+    page.select_option("#range", "600")
+    page.click("#plot-btn")
+    expect(page.locator("#plot canvas")).to_be_visible()
+    page.wait_for_function("state.plot && state.plot.data[0].length > 0", timeout=15000)
+    values = page.evaluate("state.plot.data[2].filter(v => v !== null)")
+    assert values and all(15 < v < 30 for v in values)  # the simulated room
+
+
+def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:
+    page = login("viewer")
+    expect(page.locator("#modules tbody tr")).to_have_count(4)
+    expect(page.locator('#modules tr[data-channel="1"] .lv-on')).to_be_hidden()
+    expect(page.locator("#all-lv-on")).to_be_hidden()
+    r = page.request.post(f"{demo.url}/api/cmd/dcs/switch/lv/1", data='"on"',
+                          headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status == 403 and "operator" in r.json()["detail"]
+    audit = page.request.get(f"{demo.url}/api/audit").json()
+    assert audit[0]["user"] == "viewer" and "forbidden" in audit[0]["error"]
