@@ -82,3 +82,20 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
     stand = load_stand(f)
     assert stand.data_dir == tmp_path / "data"
     assert stand.data_dir.is_dir()
+
+
+def test_configuration_reference_is_current() -> None:
+    """docs/configuration.md is generated from the models; regenerate it when they change."""
+    import contextlib
+    import io
+    from pathlib import Path
+
+    from trackerdcs.config import reference
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        reference.main()
+    doc = Path(__file__).parents[2] / "docs" / "configuration.md"
+    assert out.getvalue() == doc.read_text(), (
+        "run: python -m trackerdcs.config.reference > docs/configuration.md"
+    )
