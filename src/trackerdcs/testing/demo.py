@@ -26,6 +26,13 @@ def demo_copy(dest: Path, modules: int | None = None) -> Path:
     data["bus"]["port"] = free_port()
     if data.get("caen"):
         data["caen"]["ca_server_port"] = free_port()
+        if modules:
+            data["caen"]["channels"] = {
+                i + 1: {"module": f"PS_SIM_{i + 1:03d}",
+                        "lv": {"board": i // 12, "chan": i % 12},
+                        "hv": {"board": 12 + i // 12, "chan": i % 12}}
+                for i in range(modules)
+            }  # fmt: skip
     if data.get("julabo"):
         jport = free_port()
         data["julabo"]["sim_tcp"] = f"127.0.0.1:{jport}"
