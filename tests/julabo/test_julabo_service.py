@@ -74,3 +74,30 @@ def test_alarm_code_gives_error_with_message(julabo) -> None:
     assert alarm["severity"] == "MAJOR" and "low liquid level" in alarm["message"]
     reply = js.probe.command("julabo", "start")
     assert reply["ok"] is False and "ERROR" in reply["error"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "heal", "expect"),
+    [("SIM_GARBLE 3", None, "expected a number|garbled"),
+     ("SIM_MUTE 1", "SIM_MUTE 0", "no answer")],
+)  # fmt: skip
+def test_garbage_or_silence_gives_disconnected_alarm_then_recovers(
+    julabo, fault: str, heal: str | None, expect: str
+) -> None:
+    import re
+
+    import serial
+
+    js: JulaboStand = julabo("tcp")
+    mark = js.probe.mark()
+    with serial.serial_for_url(js.stand.julabo.port, timeout=1) as port:  # type: ignore[union-attr]
+        port.write(fault.encode() + b"\r")
+        s = js.status(lambda s: s["fsm_state"] == "DISCONNECTED", since=mark)
+        assert re.search(expect, s["message"]), s["message"]
+        alarm = js.probe.wait_json("alarms/julabo.comm", lambda a: a["active"], since=mark)
+        assert alarm["severity"] == "INVALID"
+        if heal:
+            port.write(heal.encode() + b"\r")
+    # the service reconnects by itself and reads the real state again
+    mark = js.probe.mark()
+    js.status(lambda s: s["fsm_state"] == "OFF", timeout=20, since=mark)

@@ -3,6 +3,8 @@ mainframe, on a real Mosquitto."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.safety.conftest import SafetyStand
@@ -34,6 +36,12 @@ def test_dewpoint_margin_action_ramps_hv_then_lv_off_and_latches(
     st.caen_state("LV_OFF", since=mark)
     alarm = p.wait_json("alarms/safety.dewpoint", lambda a: a["severity"] == "MAJOR", since=mark)
     assert alarm["active"] and not alarm["acknowledged"] and "margin 2.0 K" in alarm["message"]
+    # shelving silences notifications for a while, never for ever
+    shelf = st.cmd("safety", "shelve", {"alarm": "safety.dewpoint", "minutes": 30})
+    assert shelf["ok"] and shelf["result"]["shelved_until"] > time.time() + 1700
+    too_long = st.cmd("safety", "shelve", {"alarm": "safety.dewpoint", "minutes": 5000})
+    assert too_long["ok"] is False and "1..1440" in too_long["error"]
+    assert st.cmd("safety", "unshelve", {"alarm": "safety.dewpoint"})["ok"]
     # the order that protects the sensors: every HV off before any LV off
     puts = [x for x in st.puts() if x["pv"].endswith(":Pw") and x["value"] in (0, "Off")]
     hv = [x["t"] for x in puts if ":12:" in x["pv"]]

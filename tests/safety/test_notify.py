@@ -107,3 +107,25 @@ def test_start_up_window_holds_alarms_that_clear_by_themselves(webhook) -> None:
         assert posts[0]["alarm"]["name"] == "x.stays"
     finally:
         n.close()
+
+
+def test_unacknowledged_alarm_is_announced_again_shelved_one_is_not(webhook) -> None:
+    url, posts = webhook
+    cfg = Notify.model_validate({"webhook": {"url": url}, "startup_grace": 0,
+                                 "repeat_after": 0.3})  # fmt: skip
+    n = Notifier(cfg, "louvain")
+    try:
+        n.alarm(alarm("a.nag"))
+        shelved = {**alarm("a.shelved"), "shelved_until": time.time() + 3600}
+        n.alarm(shelved)
+        acked = {**alarm("a.acked"), "acknowledged": True}
+        n.alarm(acked)
+        wait(lambda: len(posts) == 2)  # a.nag and a.acked once; the shelved one never
+        for _ in range(8):
+            time.sleep(0.1)
+            n.tick()
+        names = [p["alarm"]["name"] for p in posts]
+        assert names.count("a.nag") >= 2  # reminder
+        assert names.count("a.acked") == 1 and "a.shelved" not in names
+    finally:
+        n.close()

@@ -2,7 +2,9 @@
 
 An alarm latches at the highest severity seen; it returns to OK only once its condition is
 OK *and* it has been acknowledged (in either order). Any service can own alarms; the owner
-answers `<service>/cmd/ack` (`{"alarm": name}`) and `<service>/cmd/ack/<name>`.
+answers `<service>/cmd/ack` (`{"alarm": name}`) and `<service>/cmd/ack/<name>`, and
+`<service>/cmd/shelve` (`{"alarm": name, "minutes": 60}`): a shelved alarm is still shown
+and still latches, but sends no notifications until the shelf expires (at most 24 h).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Alarm:
     message: str = ""
     since: float | None = None
     acknowledged: bool = True
+    shelved_until: float | None = None
     ts: float = field(default_factory=pl.now)
 
     @property
@@ -54,6 +57,8 @@ class Alarms:
     def register(self, commands: CommandRouter) -> None:
         commands.add("ack", self._ack_cmd, "acknowledge an alarm: {'alarm': name}")
         commands.add("ack/+", self._ack_cmd, "acknowledge an alarm")
+        commands.add("shelve", self._shelve_cmd, "{'alarm': name, 'minutes': 1..1440}")
+        commands.add("unshelve", self._unshelve_cmd, "{'alarm': name}")
 
     def raise_(self, name: str, severity: str, message: str) -> None:
         """The condition is present at `severity` (MINOR, MAJOR or INVALID)."""
@@ -95,6 +100,25 @@ class Alarms:
             self._publish(a)
             return a
 
+    def shelve(self, name: str, seconds: float | None) -> Alarm:
+        with self._lock:
+            a = self.table.get(name)
+            if a is None:
+                raise BadCommand(f"no alarm '{name}'; known: {', '.join(self.table) or 'none'}")
+            a.shelved_until = pl.now() + seconds if seconds else None
+            self._publish(a)
+            return a
+
+    def tick(self) -> None:
+        """Unshelve alarms whose shelf expired (call from the owner's periodic work)."""
+        now = pl.now()
+        with self._lock:
+            for a in self.table.values():
+                if a.shelved_until is not None and a.shelved_until <= now:
+                    a.shelved_until = None
+                    log.info("alarm %s: shelf expired", a.name)
+                    self._publish(a)
+
     def active(self) -> list[Alarm]:
         with self._lock:
             return [a for a in self.table.values() if a.severity != "OK"]
@@ -109,6 +133,21 @@ class Alarms:
         if not isinstance(name, str) or not name:
             raise BadCommand("which alarm? send {'alarm': name} or use ack/<name>")
         return self.ack(name).payload()
+
+    def _name(self, cmd: Command) -> str:
+        name = cmd.args[0] if cmd.args else cmd.data.get("alarm") or cmd.value
+        if not isinstance(name, str) or not name:
+            raise BadCommand("which alarm? send {'alarm': name}")
+        return name
+
+    def _shelve_cmd(self, cmd: Command) -> dict[str, Any]:
+        minutes = cmd.number("minutes") if "minutes" in cmd.data else 60.0
+        if not 0 < minutes <= 1440:
+            raise BadCommand("minutes must be in 1..1440 (a shelf always expires)")
+        return self.shelve(self._name(cmd), minutes * 60).payload()
+
+    def _unshelve_cmd(self, cmd: Command) -> dict[str, Any]:
+        return self.shelve(self._name(cmd), None).payload()
 
     def _publish(self, a: Alarm) -> None:
         a.ts = pl.now()

@@ -111,6 +111,7 @@ class CaenService(Service):
 
     # -- periodic --------------------------------------------------------------------------
     def tick(self) -> None:
+        self.alarms.tick()
         now = time.monotonic()
         self._watchdog(now)
         full = now - self._last_full >= self.cfg.heartbeat

@@ -82,6 +82,7 @@ class JulaboService(Service):
 
     # -- connection and polling ------------------------------------------------------------
     def tick(self) -> None:
+        self.alarms.tick()
         now = time.monotonic()
         if self._commands_waiting:
             return  # an operator command goes before routine polling

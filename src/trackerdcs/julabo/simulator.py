@@ -7,6 +7,8 @@ stopped it drifts back to ambient. Answers come after a response delay, like the
 Simulator-only commands (not Julabo's) for tests and demos:
   SIM_ALARM <code>   raise an alarm (negative STATUS code); SIM_ALARM 0 clears it
   SIM_MANUAL <0|1>   front panel switched to MANUAL (1) or back to REMOTE (0)
+  SIM_GARBLE <n>     the next n answers are line noise (a bad cable, a wrong baud rate)
+  SIM_MUTE <0|1>     stop answering (1) or answer again (0), the connection staying open
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Bath:
         self.running = False
         self.manual = False
         self.alarm = 0
+        self.mute = False
+        self.garble = 0
         self.pressure = 1
         self.power = 0.0
         self._last = time.monotonic()
@@ -76,9 +80,21 @@ class Bath:
                 return None
             cmd, args = parts[0].upper(), parts[1:]
             try:
-                return self._dispatch(cmd, args)
+                if cmd == "SIM_MUTE":
+                    self.mute = args[0] == "1"
+                    return None
+                if cmd == "SIM_GARBLE":
+                    self.garble = int(args[0])
+                    return None
+                if self.mute:
+                    return None
+                answer = self._dispatch(cmd, args)
             except (ValueError, IndexError):
                 return None
+            if answer is not None and self.garble > 0:
+                self.garble -= 1
+                return "\x15#?~\x7f"
+            return answer
 
     def _dispatch(self, cmd: str, args: list[str]) -> str | None:
         if cmd == "VERSION":

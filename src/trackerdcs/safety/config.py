@@ -93,7 +93,9 @@ class Notify(StrictModel):
     smtp: Smtp | None = None
     webhook: Webhook | None = None
     min_severity: str = Field("MAJOR", pattern="^(MINOR|MAJOR|INVALID)$")
-    repeat_after: float = Field(3600.0, gt=0, description="s before the same alarm again")
+    repeat_after: float = Field(
+        3600.0, gt=0, description="s before the same alarm again; reminder while unacknowledged"
+    )
     max_per_hour: int = Field(30, ge=1)
     startup_grace: float = Field(30.0, ge=0, description="s after start before sending")
 

@@ -31,6 +31,7 @@ class Notifier:
         self._sent: dict[tuple[str, str], float] = {}  # (alarm, severity) -> when
         self._window: deque[float] = deque()
         self._held: dict[str, dict[str, Any]] = {}
+        self._unacked: dict[str, dict[str, Any]] = {}  # for reminders
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.suppressed = 0
         self.delivered: list[str] = []
@@ -47,9 +48,15 @@ class Notifier:
             return
         name = str(a.get("name"))
         severity = str(a.get("severity", "OK"))
-        if not a.get("active") or RANK.get(severity, 0) < RANK[self.cfg.min_severity]:
+        shelved = (a.get("shelved_until") or 0) > time.time()
+        if not a.get("active") or RANK.get(severity, 0) < RANK[self.cfg.min_severity] or shelved:
             self._held.pop(name, None)
+            self._unacked.pop(name, None)
             return
+        if a.get("acknowledged"):
+            self._unacked.pop(name, None)
+        else:
+            self._unacked[name] = a
         if time.monotonic() - self.started < self.cfg.startup_grace:
             self._held[name] = a  # after a restart, wait: the condition may already be gone
             return
@@ -59,6 +66,12 @@ class Notifier:
         if self._held and time.monotonic() - self.started >= self.cfg.startup_grace:
             held, self._held = self._held, {}
             for a in held.values():
+                self._consider(a)
+        if time.monotonic() - self.started < self.cfg.startup_grace:
+            return
+        # nag: an active alarm nobody acknowledged is announced again every repeat_after s
+        for a in list(self._unacked.values()):
+            if (a.get("shelved_until") or 0) <= time.time():
                 self._consider(a)
 
     def _consider(self, a: dict[str, Any]) -> None:

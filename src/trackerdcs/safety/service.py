@@ -320,6 +320,7 @@ class SafetyService(Service):
         self.publish_state("status", self.status())
 
     def tick(self) -> None:
+        self.alarms.tick()
         now = time.monotonic()
         self.evaluate()
         self.notifier.tick()

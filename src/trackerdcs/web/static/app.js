@@ -119,7 +119,10 @@ function renderAlarms() {
     <td>${esc(a.name)}</td><td><span class="state s-${esc(a.severity)}">${esc(a.severity)}</span></td>
     <td>${esc(a.current)}</td><td>${esc(a.message)}</td>
     <td>${a.since ? new Date(a.since * 1000).toLocaleTimeString() : ""}</td>
-    <td>${a.acknowledged ? "ack'd" : `<button class="ack control" data-source="${esc(a.source)}" data-name="${esc(a.name)}">Ack</button>`}</td></tr>`).join("");
+    <td>${a.acknowledged ? "ack'd" : `<button class="ack control" data-source="${esc(a.source)}" data-name="${esc(a.name)}">Ack</button>`}
+      ${(a.shelved_until || 0) > Date.now() / 1000
+        ? `<span class="shelved" title="no notifications until then">shelved to ${new Date(a.shelved_until * 1000).toLocaleTimeString()}</span> <button class="unshelve control" data-source="${esc(a.source)}" data-name="${esc(a.name)}">Unshelve</button>`
+        : `<button class="shelve control" data-source="${esc(a.source)}" data-name="${esc(a.name)}" title="no notifications for 1 h">Shelve 1 h</button>`}</td></tr>`).join("");
 }
 
 function caenName() {
@@ -203,6 +206,8 @@ document.addEventListener("click", (ev) => {
     return;
   }
   if (b.classList.contains("ack")) cmd(b.dataset.source, "ack", { alarm: b.dataset.name });
+  if (b.classList.contains("shelve")) cmd(b.dataset.source, "shelve", { alarm: b.dataset.name, minutes: 60 });
+  if (b.classList.contains("unshelve")) cmd(b.dataset.source, "unshelve", { alarm: b.dataset.name });
   const all = { "all-lv-on": ["lv", "on"], "all-lv-off": ["lv", "off"], "all-hv-on": ["hv", "on"], "all-hv-off": ["hv", "off"] }[b.id];
   if (all) cmd(svc, `switch/${all[0]}`, all[1]);
   if (b.id === "chiller-start") cmd("julabo", "start");
