@@ -149,6 +149,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ]
     if stand.web and stand.web.enabled:
         where.append(f"web UI        http://{stand.web.host}:{stand.web.port}/")
+        if stand.web.demo_users:
+            where.append("web login     operator/operator (also viewer/viewer, expert/expert)")
     if stand.caen and stand.caen.simulate:
         where.append(f"CAEN IOC      Channel Access port {stand.caen.ca_server_port}")
     if stand.julabo and stand.julabo.simulate:
