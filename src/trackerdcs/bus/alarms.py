@@ -21,6 +21,7 @@ from trackerdcs.bus.commands import BadCommand, Command, CommandRouter
 
 SEVERITIES = ("OK", "MINOR", "MAJOR", "INVALID")
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
+MESSAGE_REFRESH = 5.0  # s
 
 log = logging.getLogger("trackerdcs.alarms")
 
@@ -64,7 +65,11 @@ class Alarms:
         """The condition is present at `severity` (MINOR, MAJOR or INVALID)."""
         with self._lock:
             a = self.table.setdefault(name, Alarm(name, self.source))
-            changed = a.current != severity or a.message != message
+            # a new severity goes out at once; a message that only updates a number (a
+            # margin, an age) at most every MESSAGE_REFRESH s, not on every evaluation
+            changed = a.current != severity or (
+                a.message != message and pl.now() - a.ts >= MESSAGE_REFRESH
+            )
             if a.severity == "OK":
                 a.since = pl.now()
             if RANK[severity] > RANK[a.severity]:

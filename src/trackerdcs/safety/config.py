@@ -60,10 +60,15 @@ class ChillerRule(StrictModel):
 
 
 class ServicesRule(StrictModel):
+    """A required service offline warns at once and acts after `action_after` s (if set)."""
+
     enabled: bool = True
     required: list[str] | None = Field(
         None, description="services whose `online` must be true; default: the stand's "
         "device services")  # fmt: skip
+    action_after: float | None = Field(
+        None, gt=0, description="s offline before the action; null: warn only"
+    )
 
 
 class Actions(StrictModel):

@@ -73,6 +73,7 @@ class SafetyService(Service):
         self._last_status = 0.0
         self._last_action = 0.0
         self._chiller_bad_since: float | None = None
+        self._offline_since: dict[str, float] = {}
         self.state = OK
         self.notifier = Notifier(self.cfg.notify, stand.stand.name if stand.stand else "stand")
         required = self.cfg.services.required
@@ -253,10 +254,16 @@ class SafetyService(Service):
         # grace after start: `online` of the others arrives as retained messages
         if time.monotonic() - self.started_mono < 3:
             return
+        now = time.monotonic()
+        limit = self.cfg.services.action_after
         for svc in self.required:
-            up = self.online.get(svc, False)
-            self._rule(f"service.{svc}", OK if up else WARNING, None,
-                       f"{svc} {'online' if up else 'offline'}")  # fmt: skip
+            if self.online.get(svc, False):
+                self._offline_since.pop(svc, None)
+                self._rule(f"service.{svc}", OK, None, f"{svc} online")
+                continue
+            gone = now - self._offline_since.setdefault(svc, now)
+            state = ACTION if limit is not None and gone >= limit else WARNING
+            self._rule(f"service.{svc}", state, round(gone, 1), f"{svc} offline for {gone:.0f} s")
 
     def evaluate(self) -> None:
         with self._lock:
