@@ -93,8 +93,7 @@ class SafetyService(Service):
         self.bus.subscribe("+/online", self._on_online)
         self.bus.subscribe("alarms/+", self._on_alarm)
         self.alarms.register(self.commands)
-        self.commands.add("evaluate", lambda cmd: self.evaluate() or self.status(),
-                          "evaluate the rules now and return the status")  # fmt: skip
+        self.commands.add("evaluate", self._evaluate_cmd, "evaluate the rules now, return status")
 
     def on_connect(self) -> None:
         self.alarms.republish()
@@ -102,6 +101,10 @@ class SafetyService(Service):
 
     def shutdown(self) -> None:
         self.notifier.close()
+
+    def _evaluate_cmd(self, cmd: Any) -> dict[str, Any]:
+        self.evaluate()
+        return self.status()
 
     # -- inputs ----------------------------------------------------------------------------
     def _json(self, msg: Message) -> dict[str, Any] | None:
