@@ -161,12 +161,13 @@ class RecorderService(Service):
                 break
             path, batch = item
             if not self._write(batch):
-                return
+                break
             self.buffer.remove(path)
+        # while the historian is down, new points go to disk too (behind what is already
+        # buffered, so the order is kept), never pile up in memory
         while batch := self._take():
             if self.buffer or not self._write(batch):
-                self.buffer.append(batch)  # order is kept: behind what is already buffered
-                return
+                self.buffer.append(batch)
 
     def _write_loop(self) -> None:
         while not self.stopping:

@@ -86,7 +86,7 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
 
     @app.get("/api/state")
     def state(s: SessionDep) -> dict[str, Any]:
-        return {"ts": time.time(), "topics": dict(live.latest)}
+        return {"ts": time.time(), "topics": live.snapshot()}
 
     @app.post("/api/cmd/{service}/{command:path}")
     async def command(s: SessionDep, service: str, command: str,
@@ -150,7 +150,7 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
         await websocket.accept()
         q = live.connect()
         try:
-            await websocket.send_json({"snapshot": dict(live.latest)})
+            await websocket.send_json({"snapshot": live.snapshot()})
             while True:
                 item = await q.get()
                 batch = [item]

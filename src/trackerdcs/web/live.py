@@ -40,12 +40,12 @@ class LiveState:
             if waiter is not None:
                 loop, fut = waiter
                 loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(payload))
-        if not msg.payload:  # a cleared retained topic
-            self.latest.pop(msg.topic, None)
-        else:
-            self.latest[msg.topic] = payload
         item = {"topic": msg.topic, "payload": payload}
         with self._lock:
+            if not msg.payload:  # a cleared retained topic
+                self.latest.pop(msg.topic, None)
+            else:
+                self.latest[msg.topic] = payload
             clients = list(self._clients)
         for loop, q in clients:
             loop.call_soon_threadsafe(self._offer, q, item)
@@ -55,6 +55,10 @@ class LiveState:
             q.get_nowait()
         q.put_nowait(item)
         self.sent += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.latest)
 
     def connect(self) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10000)
