@@ -30,6 +30,7 @@ caen:
   ca_server_port: {port}
   poll: 0.1
   heartbeat: 2
+  hv_off_timeout: {hv_off_timeout}
   watchdog: {{timeout: {watchdog}}}
   global:
     lv: {{V0Set: 10.5, I0Set: 3.0, Trip: 0.5, RUpTime: 0.5, RDwTime: 0.5}}
@@ -75,9 +76,13 @@ class CaenStand:
 def caen(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[..., CaenStand]]:
     started: list[CaenStand] = []
 
-    def start(watchdog: str = "null", rdwn: float = 120.0) -> CaenStand:
+    def start(
+        watchdog: str = "null", rdwn: float = 120.0, hv_off_timeout: float = 120.0
+    ) -> CaenStand:
         prefix = f"t{uuid.uuid4().hex[:6]}"
-        body = CAEN_SECTION.format(prefix=prefix, port=CA_PORT, watchdog=watchdog, rdwn=rdwn)
+        body = CAEN_SECTION.format(
+            prefix=prefix, port=CA_PORT, watchdog=watchdog, rdwn=rdwn, hv_off_timeout=hv_off_timeout
+        )
         # a broker per test: retained state of one test must not satisfy the next one's waits
         path, stand = write_stand(body, broker=own_mosquitto)
         assert stand.caen is not None

@@ -201,3 +201,81 @@ def test_watchdog_goes_safe_when_safety_heartbeat_stops(caen) -> None:
     finally:
         done.set()
         t.join(5)
+
+
+def _hv_on_everywhere(cs) -> None:
+    p = cs.probe
+    assert p.command("dcs", "switch/lv", "on")["ok"]
+    cs.channel(1, "LV_ON")
+    cs.channel(2, "LV_ON")
+    assert p.command("dcs", "switch/hv", "on")["ok"]
+    cs.channel(1, "HV_ON")
+    cs.channel(2, "HV_ON")
+
+
+def _lv_off_puts(cs) -> list[str]:
+    return [e["pv"] for e in cs.puts() if e["pv"].endswith(":Pw") and e["pv"].startswith(
+        f"{cs.prefix}:00:") and e["value"] == "Off"]  # fmt: skip
+
+
+def test_stopping_the_service_during_safe_off_never_switches_lv_off_with_hv_up(caen) -> None:
+    """Defect (a): SIGTERM while safe_off waits for the HV ramp-down fell through to LV off."""
+    cs = caen(rdwn=10.0)  # 60 V at 10 V/s: six seconds of ramp-down
+    _hv_on_everywhere(cs)
+    mark = cs.probe.mark()
+    assert cs.probe.command("dcs", "safe_off")["result"]["started"] is True
+    cs.probe.wait_json("dcs/channel/1", lambda c: 20 < c["hv_vMon"] < 55, since=mark)
+    cs.service.terminate()
+    assert cs.service.wait(10) == 0
+    # the IOC keeps ramping HV down by itself; we wrote nothing more: LV stays on
+    time.sleep(1.0)
+    assert _lv_off_puts(cs) == []
+    import epics
+
+    assert epics.caget(cs.pv(0, 0, "Pw"), timeout=5) == 1
+
+
+def test_safe_off_superseding_an_operator_lv_off_keeps_its_name_and_runs_once(caen) -> None:
+    """Defect (b): the superseded operator sequence cleared the name on its way out, so
+    status showed no sequence while safe_off still ran, and a second safe_off was taken."""
+    cs = caen(rdwn=10.0)
+    p = cs.probe
+    _hv_on_everywhere(cs)
+    mark = p.mark()
+    assert p.command("dcs", "switch/hv/1", "off")["ok"]  # channel 1 ramps down first
+    p.wait_json("dcs/channel/1", lambda c: c["hv_vMon"] < 20, since=mark)
+    mark = p.mark()
+    assert p.command("dcs", "switch/lv/1", "off")["result"]["sequence"] == "HV ramp-down first"
+    assert p.command("dcs", "safe_off")["result"]["started"] is True
+    # the operator's part (channel 1) is done while channel 2's HV is still up
+    p.wait_json("dcs/channel/1", lambda c: c["hv_vMon"] < 4, since=mark)
+    time.sleep(0.5)
+    assert p.latest["dcs/channel/2"].json()["hv_vMon"] > 10
+    assert p.command("dcs", "safe_off")["result"]["started"] is False  # one at a time
+    now = p.mark()
+    assert p.command("dcs", "refresh")["ok"]
+    assert p.wait_json("dcs/status", lambda s: True, since=now)["sequence"] == "safe_off"
+    done = p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", timeout=20, since=mark)
+    assert done["sequence"] is None
+    # status never showed "no sequence" while HV was still up
+    for s in (m.json() for m in p.messages[mark:] if m.topic == "dcs/status"):
+        hv_up = {"HV_ON", "HV_RAMP"} & set(s["channels"].values())
+        assert s["sequence"] or not hv_up, s
+    # and LV went off only after HV was down on both channels
+    pw = [(e["pv"], e["value"]) for e in cs.puts() if e["pv"].endswith(":Pw")]
+    last_hv_off = max(i for i, x in enumerate(pw) if x[0].startswith(f"{cs.prefix}:12:"))
+    lv2_off = pw.index((cs.pv(0, 1, "Pw"), "Off"))
+    assert last_hv_off < lv2_off
+
+
+def test_hv_that_will_not_come_down_keeps_lv_on_with_a_major_alarm(caen) -> None:
+    """Never LV first: when the ramp-down outlasts hv_off_timeout, LV stays on."""
+    cs = caen(rdwn=1.0, hv_off_timeout=2.0)  # 60 V at 1 V/s cannot make it in 2 s
+    p = cs.probe
+    _hv_on_everywhere(cs)
+    mark = p.mark()
+    assert p.command("dcs", "safe_off")["result"]["started"] is True
+    alarm = p.wait_json("alarms/dcs.rampdown", lambda a: a["active"], timeout=10, since=mark)
+    assert alarm["severity"] == "MAJOR" and "LV kept on" in alarm["message"]
+    p.wait_json("dcs/status", lambda s: s["sequence"] is None, since=mark)
+    assert _lv_off_puts(cs) == []

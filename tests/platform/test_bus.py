@@ -6,8 +6,10 @@ import os
 import signal
 
 import pytest
+from pydantic import BaseModel
 
-from trackerdcs.bus.commands import BadCommand, parse
+from trackerdcs.core.blocking import BlockingBus
+from trackerdcs.core.commands import BadCommand, Number, OnOff, parse
 from trackerdcs.testing.probe import Probe
 
 
@@ -112,9 +114,7 @@ def test_wrong_password_is_refused_not_silent(own_mosquitto) -> None:
     cfg = own_mosquitto.bus_config()
     cfg.password_file = None
     cfg.username = "intruder"
-    from trackerdcs.bus import Bus
-
-    bus = Bus(cfg, service="x")
+    bus = BlockingBus(cfg, service="x")
     try:
         assert bus.start(wait=2) is False
         assert bus.last_error is not None
@@ -137,27 +137,35 @@ def test_payload_forms(raw: bytes, value: object, cid: str | None) -> None:
     assert cmd.value == value and cmd.id == cid
 
 
-def test_number_rejects_nan_and_text() -> None:
-    with pytest.raises(BadCommand):
-        parse("x", b"nan").number()
-    with pytest.raises(BadCommand, match="'temp'"):
-        parse("x", b'{"setpoint": 1}').number("temp")
+def test_payload_models_reject_nan_text_and_missing_fields() -> None:
+    with pytest.raises(BadCommand, match="finite"):
+        parse("x", b"nan").model(Number)
+    with pytest.raises(BadCommand, match="must be a number"):
+        parse("x", b"twelve").model(Number)
+
+    class SetWT(BaseModel):
+        setpoint: int
+        temp: float
+
+    with pytest.raises(BadCommand, match="temp: Field required"):
+        parse("x", b'{"setpoint": 1}').model(SetWT)
+    assert parse("x", b"on").model(OnOff).value is True
+    assert parse("x", b'{"state": "off"}').model(OnOff).value is False
 
 
 def test_tls_connection_with_stand_file_ca(tmp_path) -> None:
-    from trackerdcs.bus import Bus
     from trackerdcs.testing.mosquitto import Mosquitto
 
     broker = Mosquitto(tmp_path / "tls", tls=True).start()
     try:
         with Probe(broker.bus_config()) as p:
-            bus = Bus(broker.bus_config(), service="tlssvc")
+            bus = BlockingBus(broker.bus_config(), service="tlssvc")
             assert bus.start(wait=10)
             p.wait_for("tlssvc/online", lambda m: m.text == "true")
             bus.stop()
         plain = broker.bus_config()
         plain.tls = None  # a client that does not speak TLS gets nowhere
-        bus = Bus(plain, service="plain")
+        bus = BlockingBus(plain, service="plain")
         assert bus.start(wait=2) is False
         bus.stop()
     finally:

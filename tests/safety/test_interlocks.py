@@ -99,3 +99,22 @@ def test_killed_safety_service_makes_caen_go_safe_by_itself(safety_stand: Safety
     assert "heartbeat" in wd["message"]
     reply = st.cmd("dcs", "switch/lv", "on")
     assert reply["ok"] is False and "heartbeat" in reply["error"]
+
+
+def test_sensor_sending_nan_counts_as_no_reading_and_acts(safety_stand: SafetyStand) -> None:
+    """Defect (c): `nan` was published as `temperature: null` with a fresh `ts`, so safety
+    stayed at WARNING "margin unknown" for ever with the modules powered."""
+    st = safety_stand
+    p = st.probe
+    st.power_up()
+    mark = p.mark()
+    p.publish("sim/sensors/box", b'{"temperature": NaN}')  # the board now prints "nan"
+    s = st.safety(lambda s: s["interlocks"]["stale.box"]["state"] == "ACTION", since=mark)
+    assert s["state"] == "ACTION"
+    st.caen_state("LV_OFF", since=mark)
+    # never published as a current reading: every sensors/box after the fault is older
+    fault = next(m.received for m in p.messages[mark:] if m.topic.endswith("/BME/temp")
+                 and m.payload == b"nan")  # fmt: skip
+    later = [m.json() for m in p.messages[mark:] if m.topic == "sensors/box"
+             and m.received > fault + 0.5]  # fmt: skip
+    assert later and all(r["ts"] < fault for r in later)

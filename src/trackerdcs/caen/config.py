@@ -16,31 +16,8 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from trackerdcs.caen.protocol import ENUMS, HV_PARAMS, LV_PARAMS
 from trackerdcs.config.base import ServiceSection, StrictModel
-
-LV_PARAMS: dict[str, type] = {
-    "V0Set": float,
-    "I0Set": float,
-    "Trip": float,
-    "TripInt": int,
-    "TripExt": int,
-    "UNVThr": float,
-    "OVVThr": float,
-    "RUpTime": float,
-    "RDwTime": float,
-}
-HV_PARAMS: dict[str, type] = {
-    "V0Set": float,
-    "I0Set": float,
-    "Trip": float,
-    "TripInt": int,
-    "TripExt": int,
-    "RUp": float,
-    "RDWn": float,
-    "ImRange": str,
-    "PDwn": str,
-}
-ENUMS = {"ImRange": ("Low", "High"), "PDwn": ("Kill", "Ramp")}
 
 
 def _coerce(side: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +153,3 @@ class CaenConfig(ServiceSection):
 
     def limits(self, cid: int) -> Limits:
         return self.channels[cid].limits or self.global_.limits
-
-
-def pv_base(prefix: str, board: int, chan: int) -> str:
-    return f"{prefix}:{board:02d}:{chan:03d}"

@@ -1,142 +1,128 @@
 """The CAEN service (`trackerdcs run caen`, topic root `dcs`): powers modules safely.
 
-Safety lives here too, not only in the safety service: HV only on channels whose LV is on,
-HV ramped to 0 before LV goes off, voltages and currents within the stand-file limits, and a
-watchdog that takes the safe state alone when the safety heartbeat or the bus is lost.
+Safety lives here too, not only in the safety service (trackerdcs.power): HV only on
+channels whose LV is on, HV ramped to 0 before LV goes off, values within the stand-file
+limits, and a watchdog that takes the safe state alone when the safety heartbeat or the bus
+is lost. Channel states follow CA monitors at once (no polling tick in the path).
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from typing import Any
 
-from trackerdcs.bus import BadCommand, Command, Message, Refused
-from trackerdcs.bus.alarms import Alarms
-from trackerdcs.caen.channel import Channel
-from trackerdcs.caen.config import CaenConfig
-from trackerdcs.caen.driver import configure_ca, put_global
-from trackerdcs.config import load_stand
-from trackerdcs.config.model import Stand
-from trackerdcs.runtime.service import Service
+from pydantic import BaseModel
 
-POWERED = ("LV_ON", "HV_RAMP", "HV_ON")
+from trackerdcs.caen import protocol
+from trackerdcs.caen.config import CaenConfig
+from trackerdcs.caen.device import Channel
+from trackerdcs.caen.transport import configure_ca, put_global
+from trackerdcs.config import load_stand
+from trackerdcs.config.model import StandBase
+from trackerdcs.core import peers
+from trackerdcs.core.commands import BadCommand, Command, Number, OnOff, Refused, command
+from trackerdcs.core.publisher import StatePublisher
+from trackerdcs.core.service import Service
+from trackerdcs.power import limits
+from trackerdcs.power.guard import PowerGuard
+from trackerdcs.power.procedure import SAFE_OFF, Procedures
+from trackerdcs.power.safe_off import ramp_down_then_lv_off
+
+COALESCE = 0.01  # s
+UNITS = {("lv", "V0Set"): "V", ("lv", "I0Set"): "A", ("hv", "V0Set"): "V", ("hv", "I0Set"): "µA"}
+
+
+class SafeOff(BaseModel):
+    reason: str | None = None
 
 
 class CaenService(Service):
     section = "caen"
     default_name = "dcs"
-
     cfg: CaenConfig
 
-    def __init__(self, stand: Stand, name: str | None = None, bus: Any = None):
-        super().__init__(stand, name, bus)
-        self.period = self.cfg.poll
+    def __init__(self, stand: StandBase, name: str | None = None):
+        super().__init__(stand, name)
         configure_ca(self.cfg)
-        self.alarms = Alarms(self.bus, self.name)
-        self.channels: dict[int, Channel] = {}
-        self._dirty = threading.Event()
-        self._seq_lock = threading.Lock()
-        self._sequence: threading.Thread | None = None
-        self.sequence_name = ""
-        self.fsm_state = "INIT"
-        self.last_heartbeat = time.monotonic()
-        self.bus_lost_since: float | None = None
-        self.watchdog_fired = False
-        self.interlock: dict[str, Any] = {}
-        self._last_full = 0.0
-
-    # -- set-up ----------------------------------------------------------------------------
-    def setup(self) -> None:
-        c = self.commands
-        c.add("switch/lv", lambda cmd: self.switch("lv", cmd, None), "LV on/off, all active")
-        c.add("switch/hv", lambda cmd: self.switch("hv", cmd, None), "HV on/off, all active")
-        c.add("switch/lv/+", lambda cmd: self.switch("lv", cmd, self._cid(cmd)))
-        c.add("switch/hv/+", lambda cmd: self.switch("hv", cmd, self._cid(cmd)))
-        c.add("setv/lv/+", lambda cmd: self.set_value("lv", "V0Set", cmd))
-        c.add("setv/hv/+", lambda cmd: self.set_value("hv", "V0Set", cmd))
-        c.add("seti/lv/+", lambda cmd: self.set_value("lv", "I0Set", cmd))
-        c.add("seti/hv/+", lambda cmd: self.set_value("hv", "I0Set", cmd))
-        c.add("clear", self.clear, "clear alarms (ClearAlarm)")
-        c.add("refresh", self.refresh, "re-read and republish everything")
-        c.add("reconnect", self.reconnect, "drop and re-create every PV connection")
-        c.add("reload", self.reload, "re-read the channel map from the stand file")
-        c.add("safe_off", self.safe_off_cmd, "ordered: HV ramp-down, then LV off")
-        self.alarms.register(c)
         wd = self.cfg.watchdog
+        self.guard = PowerGuard(wd.timeout, wd.heartbeat_topic)
         if wd.timeout:
-            self.bus.subscribe(wd.heartbeat_topic, self._on_heartbeat)
-        self.bus.subscribe("safety/status", self._on_safety_status)
-        self._build_channels()
+            self.subscribe(wd.heartbeat_topic, self.guard.on_heartbeat)
+        self.subscribe(f"{peers.safety(stand)}/status", self.guard.on_safety_status)
+        self.procedures = Procedures(self.spawn, self._schedule)
+        self.channels: dict[int, Channel] = {}
+        self.publishers: dict[int, StatePublisher] = {}
+        self.fsm_state = "INIT"
+        self._scheduled = False
+        db = self.cfg.deadbands
+        self.deadbands = {"lv_vMon": db.lv_v, "lv_iMon": db.lv_i, "hv_vMon": db.hv_v,
+                          "hv_iMon": db.hv_i}  # fmt: skip
+        self.every(self.cfg.poll, self._watch)
+        self.every(self.cfg.heartbeat, lambda: self.publish_all(force=True))
 
+    # -- channels --------------------------------------------------------------------------
     def _build_channels(self) -> None:
         for ch in self.channels.values():
             ch.lv.disconnect()
             ch.hv.disconnect()
         self.channels = {
-            cid: Channel(cid, cc, self.cfg.prefix, self._dirty.set)
+            cid: Channel(cid, cc, self.cfg.prefix, self._schedule)
             for cid, cc in sorted(self.cfg.channels.items())
         }
+        self.publishers = {
+            cid: StatePublisher(self._send, f"{self.name}/channel/{cid}", self.deadbands,
+                                stream=f"{self.name}/channels")
+            for cid in self.channels
+        }  # fmt: skip
         for ch in self.channels.values():
             ch.lv.connect()
             ch.hv.connect()
-        self.log.info(
-            "%d channels (%d active) on prefix %s",
-            len(self.channels),
-            sum(ch.active for ch in self.channels.values()),
-            self.cfg.prefix,
-        )
+        self.log.info("%d channels (%d active) on prefix %s", len(self.channels),
+                      sum(ch.active for ch in self.channels.values()), self.cfg.prefix)  # fmt: skip
 
-    def on_connect(self) -> None:
-        self.publish_all(force=True)
-        self.alarms.republish()
+    def _send(self, topic: str, data: dict[str, Any], retain: bool) -> None:
+        self.bus.publish_state(topic, data, retain=retain)
 
-    def shutdown(self) -> None:
+    async def main(self) -> None:
+        self._build_channels()
+
+    async def shutdown(self) -> None:
         # leaving the modules as they are is deliberate: a service restart must not cut power
         for ch in self.channels.values():
             ch.lv.disconnect()
             ch.hv.disconnect()
 
-    # -- bus inputs ------------------------------------------------------------------------
-    def _on_heartbeat(self, msg: Message) -> None:
-        self.last_heartbeat = time.monotonic()
+    def on_connect(self) -> None:
+        self.publish_all(force=True)
+        super().on_connect()
 
-    def _on_safety_status(self, msg: Message) -> None:
-        try:
-            data = msg.json()
-        except ValueError:
-            return
-        if isinstance(data, dict):
-            self.interlock = data
+    # -- state (event-driven: every CA change schedules one evaluation) --------------------
+    def _schedule(self) -> None:
+        # one IOC update cycle arrives as several monitors (a trip sets Status, then Pw):
+        # a few ms of coalescing publishes the whole change once, not a half-updated channel
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(COALESCE, self._evaluate)
 
-    # -- periodic --------------------------------------------------------------------------
-    def tick(self) -> None:
-        self.alarms.tick()
-        now = time.monotonic()
-        self._watchdog(now)
-        full = now - self._last_full >= self.cfg.heartbeat
-        if not (self._dirty.is_set() or full):
-            return
-        self._dirty.clear()
-        changed = False
+    def _evaluate(self) -> None:
+        self._scheduled = False
         for ch in self.channels.values():
-            connected = ch.lv.connected and ch.hv.connected
-            if connected and not ch.was_connected:
+            if ch.connected and not ch.was_connected:
                 self._push_settings(ch)
-            ch.was_connected = connected
-            if ch.update(self.cfg.hv_off_threshold):
-                changed = True
+            ch.was_connected = ch.connected
+            if ch.evaluate(self.cfg.hv_off_threshold):
                 self.log.info("channel %s -> %s %s", ch.id, ch.state, ch.reason)
             self._channel_alarm(ch)
         self._ioc_alarm()
-        self.publish_all(force=full or changed)
+        self.publish_all()
 
     def _push_settings(self, ch: Channel) -> None:
         """Settings from the stand file at every connect; never Pw (nothing switches on)."""
-        for side, pvs in (("lv", ch.lv), ("hv", ch.hv)):
+        for side in ("lv", "hv"):
             for param, value in self.cfg.settings(ch.id, side).items():
                 try:
-                    pvs.put(param, value)
+                    ch.side(side).put(param, value)
                 except ConnectionError as exc:
                     self.log.warning("settings for channel %s: %s", ch.id, exc)
 
@@ -165,102 +151,39 @@ class CaenService(Service):
         return any(ch.state not in ("DISCONNECTED", "INIT") for ch in self.channels.values())
 
     def _ioc_alarm(self) -> None:
-        name = f"{self.name}.ioc"
         long_gone = [self._disconnected_long(ch) for ch in self.channels.values()]
-        if long_gone and all(long_gone):
-            self.alarms.raise_(name, "INVALID", f"CAEN IOC unreachable (prefix {self.cfg.prefix})")
-        else:
-            self.alarms.clear(name)
-
-    def stand_state(self) -> str:
-        states = [ch.state for ch in self.channels.values() if ch.active]
-        if not states:
-            return "INIT"
-        if "ERROR" in states:
-            return "ERROR"
-        s = set(states)
-        if len(s) == 1:
-            return states[0]
-        if s <= {"INIT", "DISCONNECTED"}:
-            return "DISCONNECTED"
-        if "DISCONNECTED" in s or "INIT" in s:
-            return "DISCONNECTED"
-        if "HV_RAMP" in s:
-            return "HV_RAMP"
-        if s & {"HV_ON"}:
-            return "HV_MIX"
-        return "LV_MIX"
+        self.alarms.set(
+            f"{self.name}.ioc", "INVALID" if long_gone and all(long_gone) else "OK",
+            f"CAEN IOC unreachable (prefix {self.cfg.prefix})",
+        )  # fmt: skip
 
     def publish_all(self, force: bool = False) -> None:
-        db = self.cfg.deadbands
-        bands = {"lv_vMon": db.lv_v, "lv_iMon": db.lv_i, "hv_vMon": db.hv_v, "hv_iMon": db.hv_i}
-        for ch in self.channels.values():
-            data = ch.as_reference()
-            last = ch.last_published
-            if not force and last:
-                moved = False
-                for k, v in data.items():
-                    old = last.get(k)
-                    if k in bands and isinstance(v, float) and isinstance(old, float):
-                        moved = abs(v - old) >= bands[k]
-                    else:
-                        moved = v != old
-                    if moved:
-                        break
-                if not moved:
-                    continue
-            ch.last_published = data
-            self.bus.publish_state(f"{self.name}/channels", data, retain=False)
-            self.bus.publish_state(f"{self.name}/channel/{ch.id}", data)
-        state = self.stand_state()
+        for cid, ch in self.channels.items():
+            self.publishers[cid].offer(ch.as_reference(), force)
+        state = protocol.stand_state([ch.state for ch in self.channels.values() if ch.active])
         if force or state != self.fsm_state:
             if state != self.fsm_state:
                 self.log.info("stand -> %s", state)
             self.fsm_state = state
             self.publish_state("status", self.status())
-        if force:
-            self._last_full = time.monotonic()
 
     def status(self) -> dict[str, Any]:
-        wd = self.cfg.watchdog
         return {
             "fsm_state": self.fsm_state,
             "channels": {str(cid): ch.state for cid, ch in self.channels.items()},
-            "sequence": self.sequence_name or None,
-            "watchdog": {
-                "enabled": bool(wd.timeout),
-                "timeout": wd.timeout,
-                "heartbeat_age": round(time.monotonic() - self.last_heartbeat, 2),
-                "fired": self.watchdog_fired,
-            },
+            "sequence": self.procedures.name,
+            "watchdog": self.guard.status(),
         }
 
     # -- watchdog --------------------------------------------------------------------------
-    def _watchdog(self, now: float) -> None:
-        timeout = self.cfg.watchdog.timeout
-        if not timeout:
-            return
-        if self.bus.connected.is_set():
-            self.bus_lost_since = None
-        elif self.bus_lost_since is None:
-            self.bus_lost_since = now
-        hb_age = now - self.last_heartbeat
-        bus_age = now - self.bus_lost_since if self.bus_lost_since is not None else 0.0
-        lost = hb_age > timeout or bus_age > timeout
-        if not lost:
-            self.watchdog_fired = False
-            return
-        if self.watchdog_fired or not self._anything_powered():
-            return
-        self.watchdog_fired = True
-        why = (
-            f"bus lost for {bus_age:.0f} s"
-            if bus_age > timeout
-            else f"no safety heartbeat on {self.cfg.watchdog.heartbeat_topic} for {hb_age:.0f} s"
-        )
-        self.log.error("watchdog: %s; going to the safe state", why)
-        self.alarms.raise_(f"{self.name}.watchdog", "MAJOR", f"watchdog safe-off: {why}")
-        self.start_safe_off(f"watchdog: {why}")
+    def _watch(self) -> None:
+        if any(not ch.connected for ch in self.channels.values()):
+            self._schedule()  # the disconnection alarms wait out connect_timeout
+        why = self.guard.watchdog(self.bus.connected.is_set(), self._anything_powered())
+        if why is not None:
+            self.log.error("watchdog: %s; going to the safe state", why)
+            self.alarms.raise_(f"{self.name}.watchdog", "MAJOR", f"watchdog safe-off: {why}")
+            self.start_safe_off(f"watchdog: {why}")
 
     def _anything_powered(self) -> bool:
         return any(ch.powered(self.cfg.hv_off_threshold) for ch in self.channels.values())
@@ -277,31 +200,28 @@ class CaenService(Service):
             raise BadCommand(f"unknown channel {cid}; channels: {known}")
         return cid
 
-    def _power_on_guard(self) -> None:
-        """Reasons that forbid switching anything on, whatever the channel."""
-        if self._sequence is not None and self._sequence.is_alive():
-            raise Refused(f"{self.sequence_name} in progress")
-        timeout = self.cfg.watchdog.timeout
-        if timeout:
-            age = time.monotonic() - self.last_heartbeat
-            if age > timeout:
-                raise Refused(
-                    f"no safety heartbeat for {age:.0f} s (is the safety service running?)"
-                )
-        if self.interlock.get("state") == "ACTION":
-            raise Refused(
-                f"interlock active: {self.interlock.get('message') or 'see safety/status'}"
-            )
-
-    def switch(self, side: str, cmd: Command, cid: int | None) -> dict[str, Any]:
-        on = cmd.switch()
-        targets = [self.channels[cid]] if cid is not None else [
-            ch for ch in self.channels.values() if ch.active
-        ]  # fmt: skip
+    def _targets(self, cmd: Command) -> list[Channel]:
+        if cmd.args:
+            return [self.channels[self._cid(cmd)]]
+        targets = [ch for ch in self.channels.values() if ch.active]
         if not targets:
             raise Refused("no active channel (assign a module to a channel in the stand file)")
+        return targets
+
+    @command("switch/lv", OnOff, help="LV on/off, all active channels")
+    @command("switch/lv/+", OnOff, help="LV on/off, one channel")
+    def switch_lv(self, cmd: Command, body: OnOff) -> dict[str, Any]:
+        return self._switch("lv", self._targets(cmd), body.value)
+
+    @command("switch/hv", OnOff, help="HV on/off, all active channels")
+    @command("switch/hv/+", OnOff, help="HV on/off, one channel")
+    def switch_hv(self, cmd: Command, body: OnOff) -> dict[str, Any]:
+        return self._switch("hv", self._targets(cmd), body.value)
+
+    def _switch(self, side: str, targets: list[Channel], on: bool) -> dict[str, Any]:
+        ids = [ch.id for ch in targets]
         if on:
-            self._power_on_guard()
+            self.guard.check_power_on(self.procedures.name)
             problems = []
             for ch in targets:
                 if ch.state in ("DISCONNECTED", "INIT"):
@@ -313,78 +233,82 @@ class CaenService(Service):
             if problems:
                 raise Refused("; ".join(problems))
             for ch in targets:
-                (ch.lv if side == "lv" else ch.hv).put("Pw", 1)
-            return {"channels": [ch.id for ch in targets], side: "on"}
+                ch.side(side).put("Pw", 1)
+            return {"channels": ids, side: "on"}
         if side == "hv":
             for ch in targets:
-                self._put_quiet(ch, "hv", "Pw", 0)
-            return {"channels": [ch.id for ch in targets], "hv": "off"}
+                self._off(ch, "hv")
+            return {"channels": ids, "hv": "off"}
         # LV off: HV first, ramped to 0
-        needs_ramp = [
-            ch for ch in targets if ch.hv_on() or ch.hv_volts() > self.cfg.hv_off_threshold
-        ]
-        if not needs_ramp:
+        if all(ch.hv_down(self.cfg.hv_off_threshold) for ch in targets):
             for ch in targets:
-                self._put_quiet(ch, "lv", "Pw", 0)
-            return {"channels": [ch.id for ch in targets], "lv": "off"}
-        self._start_sequence("LV off (HV ramp-down first)", targets, "operator LV off")
-        return {
-            "channels": [ch.id for ch in targets],
-            "lv": "off",
-            "sequence": "HV ramp-down first",
-        }
+                self._off(ch, "lv")
+            return {"channels": ids, "lv": "off"}
+        if not self._start_sequence("LV off (HV ramp-down first)", targets, "operator LV off"):
+            raise Refused(f"{self.procedures.name} in progress")
+        return {"channels": ids, "lv": "off", "sequence": "HV ramp-down first"}
 
-    def set_value(self, side: str, param: str, cmd: Command) -> dict[str, Any]:
+    def _set(self, side: str, param: str, cmd: Command, value: float) -> dict[str, Any]:
         cid = self._cid(cmd)
-        value = cmd.number()
         lim = self.cfg.limits(cid)
-        unit = "V" if param == "V0Set" else ("A" if side == "lv" else "µA")
         top = {
-            ("lv", "V0Set"): lim.lv_vmax,
-            ("lv", "I0Set"): lim.lv_imax,
-            ("hv", "V0Set"): lim.hv_vmax,
-            ("hv", "I0Set"): lim.hv_imax,
-        }[(side, param)]
-        if value < 0 or value > top:
-            raise Refused(
-                f"{side.upper()} {param} {value:g} {unit} for channel {cid} outside limits "
-                f"0..{top:g} {unit}"
-            )
-        ch = self.channels[cid]
+            ("lv", "V0Set"): lim.lv_vmax, ("lv", "I0Set"): lim.lv_imax,
+            ("hv", "V0Set"): lim.hv_vmax, ("hv", "I0Set"): lim.hv_imax,
+        }[(side, param)]  # fmt: skip
+        limits.check(f"{side.upper()} {param}", value, top, UNITS[(side, param)])
         try:
-            (ch.lv if side == "lv" else ch.hv).put(param, value)
+            self.channels[cid].side(side).put(param, value)
         except ConnectionError as exc:
             raise Refused(str(exc)) from None
         return {"channel": cid, side: {param: value}}
 
-    def _put_quiet(self, ch: Channel, side: str, param: str, value: Any) -> bool:
+    @command("setv/lv/+", Number, help="LV set voltage, V")
+    def setv_lv(self, cmd: Command, body: Number) -> dict[str, Any]:
+        return self._set("lv", "V0Set", cmd, body.value)
+
+    @command("setv/hv/+", Number, help="HV set voltage, V")
+    def setv_hv(self, cmd: Command, body: Number) -> dict[str, Any]:
+        return self._set("hv", "V0Set", cmd, body.value)
+
+    @command("seti/lv/+", Number, help="LV current limit, A")
+    def seti_lv(self, cmd: Command, body: Number) -> dict[str, Any]:
+        return self._set("lv", "I0Set", cmd, body.value)
+
+    @command("seti/hv/+", Number, help="HV current limit, µA")
+    def seti_hv(self, cmd: Command, body: Number) -> dict[str, Any]:
+        return self._set("hv", "I0Set", cmd, body.value)
+
+    def _off(self, ch: Channel, side: str) -> bool:
         try:
-            (ch.lv if side == "lv" else ch.hv).put(param, value)
+            ch.side(side).put("Pw", 0)
             return True
         except ConnectionError as exc:
             self.log.error("channel %s: %s", ch.id, exc)
             return False
 
-    def clear(self, cmd: Command) -> dict[str, Any]:
-        if not put_global(self.cfg.prefix, "ClearAlarm", 1):
+    @command("clear", help="clear alarms (ClearAlarm)")
+    async def clear(self, cmd: Command) -> dict[str, Any]:
+        ok = await asyncio.to_thread(put_global, self.cfg.prefix, "ClearAlarm", 1)
+        if not ok:
             raise Refused("ClearAlarm could not be written: IOC unreachable")
-        self._dirty.set()
         return {"cleared": True}
 
-    def refresh(self, cmd: Command) -> dict[str, Any]:
+    @command("refresh", role="viewer", help="re-read and republish everything")
+    async def refresh(self, cmd: Command) -> dict[str, Any]:
         for ch in self.channels.values():
-            ch.lv.read_all()
-            ch.hv.read_all()
-            ch.update(self.cfg.hv_off_threshold)
+            await ch.lv.read_all()
+            await ch.hv.read_all()
+        self._evaluate()
         self.publish_all(force=True)
         self.alarms.republish()
         return {"channels": len(self.channels)}
 
+    @command("reconnect", help="drop and re-create every PV connection")
     def reconnect(self, cmd: Command) -> dict[str, Any]:
         self._build_channels()
-        self._dirty.set()
         return {"channels": len(self.channels)}
 
+    @command("reload", role="expert", help="re-read the channel map from the stand file")
     def reload(self, cmd: Command) -> dict[str, Any]:
         if self.stand.source is None:
             raise Refused("this service was not started from a stand file")
@@ -394,65 +318,43 @@ class CaenService(Service):
             raise Refused(f"stand file invalid, nothing changed: {exc}") from None
         if fresh is None:
             raise Refused("the stand file has no caen section any more")
-        old_map = {
-            c: (x.lv.board, x.lv.chan, x.hv.board, x.hv.chan) for c, x in self.cfg.channels.items()
-        }
-        new_map = {
-            c: (x.lv.board, x.lv.chan, x.hv.board, x.hv.chan) for c, x in fresh.channels.items()
-        }
-        if old_map != new_map and self._anything_powered():
+
+        def hw(cfg: CaenConfig) -> dict[int, tuple[int, int, int, int]]:
+            return {c: (x.lv.board, x.lv.chan, x.hv.board, x.hv.chan)
+                    for c, x in cfg.channels.items()}  # fmt: skip
+
+        changed = hw(self.cfg) != hw(fresh)
+        if changed and self._anything_powered():
             raise Refused("the channel map changed: switch everything off before reloading")
         self.cfg = fresh
-        self.stand.caen = fresh
-        if old_map != new_map:
+        if changed:
             self._build_channels()
         else:
             for ch in self.channels.values():
                 ch.cfg = fresh.channels[ch.id]
                 self._push_settings(ch)
-        self._dirty.set()
-        return {"channels": len(self.channels), "map_changed": old_map != new_map}
+        self._schedule()
+        return {"channels": len(self.channels), "map_changed": changed}
 
     # -- ordered safe state ----------------------------------------------------------------
-    def safe_off_cmd(self, cmd: Command) -> dict[str, Any]:
-        reason = cmd.data.get("reason") if isinstance(cmd.data, dict) else None
-        started = self.start_safe_off(str(reason or f"safe_off by {cmd.user or 'bus'}"))
-        return {"sequence": "safe_off", "started": started}
+    @command("safe_off", SafeOff, help="ordered: HV ramp-down, then LV off")
+    def safe_off(self, cmd: Command, body: SafeOff) -> dict[str, Any]:
+        started = self.start_safe_off(body.reason or f"safe_off by {cmd.user or 'bus'}")
+        return {"sequence": SAFE_OFF, "started": started}
 
     def start_safe_off(self, reason: str) -> bool:
         """HV ramp-down on every channel, wait, then LV off. False if one is already running."""
-        return self._start_sequence("safe_off", list(self.channels.values()), reason)
+        return self._start_sequence(SAFE_OFF, list(self.channels.values()), reason)
 
     def _start_sequence(self, name: str, targets: list[Channel], reason: str) -> bool:
-        with self._seq_lock:
-            running = self._sequence is not None and self._sequence.is_alive()
-            # a safe_off overrides an operator's LV-off sequence (it covers every channel)
-            if running and (name != "safe_off" or self.sequence_name == "safe_off"):
-                return False
-            # HV off is written at once, on the caller's thread: the latency that counts
-            for ch in targets:
-                self._put_quiet(ch, "hv", "Pw", 0)
-            self.sequence_name = name
-            self._sequence = threading.Thread(
-                target=self._ramp_then_lv_off, args=(name, targets, reason), daemon=True
-            )
-            self._sequence.start()
-            return True
-
-    def _ramp_then_lv_off(self, name: str, targets: list[Channel], reason: str) -> None:
-        self.log.warning("%s started: %s", name, reason)
-        deadline = time.monotonic() + self.cfg.hv_off_timeout
-        while time.monotonic() < deadline and not self.stopping:
-            if all(not ch.hv_on() and ch.hv_volts() <= self.cfg.hv_off_threshold for ch in targets):
-                break
-            time.sleep(0.1)
-        else:
-            if not self.stopping:
-                why = f"{name}: HV did not reach 0 V in {self.cfg.hv_off_timeout:.0f} s"
-                self.log.error("%s; LV off anyway", why)
-                self.alarms.raise_(f"{self.name}.rampdown", "MAJOR", f"{why}; LV off anyway")
+        if self.procedures.running and (name != SAFE_OFF or self.procedures.name == SAFE_OFF):
+            return False
+        # HV off is written at once, before the procedure starts: the latency that counts
         for ch in targets:
-            self._put_quiet(ch, "lv", "Pw", 0)
-        self.log.warning("%s done: LV off", name)
-        self.sequence_name = ""
-        self._dirty.set()
+            self._off(ch, "hv")
+        self.log.warning("%s started: %s", name, reason)
+        body = ramp_down_then_lv_off(
+            targets, self._off, self.cfg.hv_off_threshold, self.cfg.hv_off_timeout,
+            self.alarms, f"{self.name}.rampdown", name, self.log,
+        )  # fmt: skip
+        return self.procedures.start(name, body)

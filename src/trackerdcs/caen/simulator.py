@@ -23,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from trackerdcs.caen.config import CaenConfig, pv_base
+from trackerdcs.caen.config import CaenConfig
+from trackerdcs.caen.protocol import ENUMS, pv_base
 
 log = logging.getLogger("trackerdcs.sim.caen")
 
@@ -109,12 +110,12 @@ class Mainframe:
             """Client writes go through verify_value; the simulation writes with verify off."""
 
             def __init__(self, *a: Any, on_put: Any, **kw: Any) -> None:
-                super().__init__(*a, **kw)  # type: ignore[call-arg]
+                super().__init__(*a, **kw)
                 self.on_put = on_put
 
             async def verify_value(self, data: Any) -> Any:
                 data = await super().verify_value(data)  # type: ignore[misc]
-                frame._log_put(self.pvname, data)
+                frame._log_put(self.pvname, data)  # type: ignore[attr-defined]
                 return self.on_put(data)
 
         class HDouble(Hooked, ChannelDouble):
@@ -171,9 +172,7 @@ class Mainframe:
                 if isinstance(default, str):
                     pvs[key] = HEnum(
                         value=default,
-                        enum_strings=list(
-                            {"ImRange": ["Low", "High"], "PDwn": ["Kill", "Ramp"]}[key]
-                        ),
+                        enum_strings=list(list(ENUMS[key])),
                         on_put=setter(ch, key, str),
                     )
                 elif key in ("TripInt", "TripExt"):

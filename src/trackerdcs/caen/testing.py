@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from trackerdcs.caen.config import CaenConfig, pv_base
+from trackerdcs.caen.config import CaenConfig
+from trackerdcs.caen.protocol import pv_base
 
 
 def ca_env(cfg: CaenConfig) -> dict[str, str]:

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
+from pathlib import Path
 
+import trackerdcs
 from trackerdcs import __version__
 from trackerdcs.cli import client, stand
-
-# each may define register(commands, sim) to add sub-commands (`sim caen`, `query`, ...)
-FAMILY_CLIS = (
-    "caen",
-    "julabo",
-    "sensors",
-    "safety",
-    "storage",
-    "web",
-    "runs",
-    "deploy",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,14 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
     client.register(commands)
     sim_parser = commands.add_parser("sim", help="run a device simulator")
     sim = sim_parser.add_subparsers(dest="family", metavar="FAMILY", required=True)
-    for family in FAMILY_CLIS:
-        try:
-            module = importlib.import_module(f"trackerdcs.{family}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"trackerdcs.{family}.cli":
-                raise
-            continue
-        module.register(commands, sim)
+    # every subpackage with a `cli.py` defining register(commands, sim) adds its own
+    for info in pkgutil.iter_modules(trackerdcs.__path__):
+        if (
+            info.ispkg
+            and info.name != "cli"
+            and any((Path(p) / info.name / "cli.py").exists() for p in trackerdcs.__path__)
+        ):
+            importlib.import_module(f"trackerdcs.{info.name}.cli").register(commands, sim)
     return parser
 
 

@@ -10,8 +10,9 @@ import time
 import uuid
 from typing import Any
 
-from trackerdcs.bus import Bus, Message
 from trackerdcs.cli.common import add_bus_options, bus_config
+from trackerdcs.core.blocking import BlockingBus
+from trackerdcs.core.bus import Message
 
 
 def register(commands: Any) -> None:
@@ -31,7 +32,7 @@ def register(commands: Any) -> None:
     p.set_defaults(func=cmd_cmd)
 
 
-def collect_status(bus: Bus, wait: float) -> dict[str, dict[str, Any]]:
+def collect_status(bus: BlockingBus, wait: float) -> dict[str, dict[str, Any]]:
     """Gather retained `<svc>/online` and JSON state topics until the flow settles."""
     services: dict[str, dict[str, Any]] = {}
     last = [time.monotonic()]
@@ -85,7 +86,7 @@ def _summary(state: dict[str, Any]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     cfg = bus_config(args)
-    bus = Bus(cfg, service=None, client_id=f"status-{uuid.uuid4().hex[:8]}")
+    bus = BlockingBus(cfg, service=None, client_id=f"status-{uuid.uuid4().hex[:8]}")
     if not bus.start(wait=5):
         print(f"cannot reach the broker at {cfg.host}:{cfg.port}", file=sys.stderr)
         bus.stop()
@@ -145,7 +146,7 @@ def cmd_cmd(args: argparse.Namespace) -> int:
             replies.append(reply)
             got.set()
 
-    bus = Bus(cfg, service=None, client_id=f"cmd-{cid}")
+    bus = BlockingBus(cfg, service=None, client_id=f"cmd-{cid}")
     bus.subscribe(f"{args.service}/reply", on_reply)
     if not bus.start(wait=5):
         print(f"cannot reach the broker at {cfg.host}:{cfg.port}", file=sys.stderr)

@@ -59,26 +59,28 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from trackerdcs.runtime.registry import service_class
+    from trackerdcs.core.registry import family, load
+    from trackerdcs.core.service import defer_signals
 
+    defer_signals()  # a stop request during start-up is honoured once the loop runs
     stand = load_or_exit(args.config)
     try:
-        cls = service_class(args.service)
+        fam = family(args.service)
     except KeyError as exc:
         print(exc.args[0], file=sys.stderr)
         return 2
-    if cls.section and getattr(stand, cls.section, None) is None:
-        print(f"{args.config} has no '{cls.section}' section", file=sys.stderr)
+    if fam.service is None:
+        print(f"{args.service} runs no service", file=sys.stderr)
         return 2
-    service = cls(stand, name=args.name)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: service.stop())
-    service.run()
+    if stand.section(fam.name) is None:
+        print(f"{args.config} has no '{fam.name}' section", file=sys.stderr)
+        return 2
+    load(fam.service)(stand, name=args.name).run()
     return 0
 
 
 def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = None) -> int:
-    from trackerdcs.bus import Bus
+    from trackerdcs.core.blocking import BlockingBus
     from trackerdcs.runtime.plan import plan
     from trackerdcs.runtime.supervisor import Supervisor
 
@@ -89,7 +91,7 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
     if not specs:
         print(f"{config}: nothing to run", file=sys.stderr)
         return 2
-    bus = Bus(stand.bus, service="supervisor")
+    bus = BlockingBus(stand.bus, service="supervisor")
 
     def publish(sup: Supervisor) -> None:
         bus.publish_state("supervisor/processes", {"processes": sup.status()})

@@ -1,21 +1,18 @@
-"""The whole stand file, one section per concern."""
+"""The whole stand file: the platform's own sections, then one section per registered family
+(each family's folder declares its model; nothing here lists them)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, create_model
 
-from trackerdcs.caen.config import CaenConfig
 from trackerdcs.config.base import StrictModel
 from trackerdcs.config.bus import BusConfig
 from trackerdcs.config.loader import load_model
-from trackerdcs.julabo.config import JulaboConfig
-from trackerdcs.safety.config import SafetyConfig
-from trackerdcs.sensors.config import SensorsConfig
-from trackerdcs.storage.config import RecorderConfig, StorageConfig
-from trackerdcs.web.config import WebConfig
+from trackerdcs.storage.config import StorageConfig
 
 
 class StandInfo(StrictModel):
@@ -24,19 +21,21 @@ class StandInfo(StrictModel):
     description: str = ""
 
 
-class Stand(StrictModel):
+class StandBase(StrictModel):
     stand: StandInfo = Field(default_factory=StandInfo)
     state_dir: Path = Field(Path("var"), description="data, buffers, logs; relative to the file")
     bus: BusConfig = Field(default_factory=BusConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
-    caen: CaenConfig | None = None
-    julabo: JulaboConfig | None = None
-    sensors: SensorsConfig | None = None
-    safety: SafetyConfig | None = None
-    recorder: RecorderConfig | None = None
-    web: WebConfig | None = None
 
     _source: Path | None = PrivateAttr(default=None)
+
+    if TYPE_CHECKING:
+        # family sections are added by the registry at import time
+        def __getattr__(self, name: str) -> Any: ...
+
+    def section(self, name: str) -> Any:
+        """A family's section, or None when the stand has none."""
+        return getattr(self, name, None)
 
     @property
     def source(self) -> Path | None:
@@ -59,7 +58,22 @@ class Stand(StrictModel):
         return d
 
 
-def load_stand(path: str | Path) -> Stand:
+def _compose() -> type[StandBase]:
+    from trackerdcs.core.registry import families, load
+
+    sections: dict[str, Any] = {
+        name: (load(fam.config) | None, None) for name, fam in families().items()
+    }
+    return create_model("Stand", __base__=StandBase, **sections)
+
+
+if TYPE_CHECKING:
+    Stand = StandBase
+else:
+    Stand = _compose()
+
+
+def load_stand(path: str | Path) -> StandBase:
     """Load and validate a stand file; raises ConfigError naming file, line and key.
 
     TRACKERDCS_STATE_DIR, TRACKERDCS_BUS_HOST and TRACKERDCS_BUS_PORT override the file, so

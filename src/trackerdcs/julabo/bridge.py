@@ -95,7 +95,7 @@ class _Port(serial.Serial):
 
     def _reconfigure_port(self, force_update: bool = False) -> None:
         try:
-            super()._reconfigure_port(force_update)  # type: ignore[misc]
+            super()._reconfigure_port(force_update)
         except termios.error as exc:
             # A pty carries bytes whatever its line settings, and some kernels reject a few
             # combinations on ptys (CS7 without CRTSCTS): accept there. A real UART that

@@ -1,26 +1,29 @@
 """The chiller service (`trackerdcs run julabo`): reference commands, FSM, limits, alarms.
 
 The state always comes from the unit's own STATUS answer; after a reconnect it is read
-again, never assumed. Setpoints outside the stand-file limits, or too close to the dew
-point of the configured sensors, are refused with the reason.
+again, never assumed, and while the unit is unreachable no number is published (only
+`fsm_state: DISCONNECTED` and why). Setpoints outside the stand-file limits, or too close to
+the dew point of the configured sensors, are refused with the reason.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 from pydantic import BaseModel, Field
-from transitions import Machine
 
-from trackerdcs.bus import Command, Message, Refused
-from trackerdcs.bus.alarms import Alarms
+from trackerdcs.config.model import StandBase
+from trackerdcs.core import contracts, peers
+from trackerdcs.core.bus import Message
+from trackerdcs.core.commands import Command, Refused, command
+from trackerdcs.core.device import Link
+from trackerdcs.core.payload import now
+from trackerdcs.core.publisher import StatePublisher
+from trackerdcs.core.service import Service
+from trackerdcs.julabo import protocol
 from trackerdcs.julabo.config import JulaboConfig
-from trackerdcs.julabo.driver import Julabo, JulaboError
-from trackerdcs.runtime.service import Service
-
-STATES = ["DISCONNECTED", "CONNECTED", "OFF", "ON", "ERROR"]
+from trackerdcs.julabo.device import Chiller
+from trackerdcs.julabo.transport import JulaboError
 
 
 class SetWT(BaseModel):
@@ -40,170 +43,85 @@ class JulaboService(Service):
     section = "julabo"
     default_name = "julabo"
     cfg: JulaboConfig
-    state: str
 
-    def __init__(self, stand: Any, name: str | None = None, bus: Any = None):
-        super().__init__(stand, name, bus)
-        self.period = min(self.cfg.poll, 0.5)
-        self.driver = Julabo(self.cfg)
-        self.alarms = Alarms(self.bus, self.name)
-        self.machine = Machine(model=self, states=STATES, initial="DISCONNECTED",
-                               auto_transitions=True)  # fmt: skip
-        self.values: dict[str, Any] = {}
-        self.message = "not connected yet"
-        self._io = threading.RLock()
-        self._commands_waiting = 0
-        self._next_try = 0.0
-        self._backoff = 1.0
-        self._next_poll = 0.0
-        self.dewpoints: dict[str, tuple[float, float]] = {}
-
-    def setup(self) -> None:
-        c = self.commands
-        c.add("start", self.start, "start the circulator")
-        c.add("stop", self.stop_unit, "stop the circulator")
-        c.add("setWT", self.set_wt, "{'setpoint': 1..3, 'temp': °C}")
-        c.add("useSP", self.use_sp, "{'setpoint': 1..3}")
-        c.add("setPress", self.set_press, "{'press': stage}")
-        c.add("useExt", lambda cmd: self._write("OUT_MODE_04 1", {"ext_is_used": True}))
-        c.add("useInt", lambda cmd: self._write("OUT_MODE_04 0", {"ext_is_used": False}))
-        c.add("refresh", self.refresh, "read everything again and republish")
-        c.add("reconnect", self.reconnect, "close and reopen the port")
-        self.alarms.register(c)
+    def __init__(self, stand: StandBase, name: str | None = None):
+        super().__init__(stand, name)
+        self.chiller = Chiller(self.cfg)
+        self.link = Link(self.chiller, self.alarms, f"{self.name}.comm", self.cfg.poll,
+                         self.publish, self.cfg.reconnect_max, self.log)  # fmt: skip
+        self.status = StatePublisher(
+            self._send,
+            f"{self.name}/status",
+            {s.name: s.deadband for s in self.chiller.signals().values()},
+        )
+        self.dewpoints: dict[str, contracts.Reading] = {}
         if self.cfg.dewpoint_guard is not None:
-            self.bus.subscribe("sensors/+", self._on_sensor)
+            for env in peers.environment(stand):
+                self.subscribe(f"{env}/+", self._on_sensor)
+        self.every(self.cfg.heartbeat, lambda: self.publish(force=True))
+
+    def _send(self, topic: str, data: dict[str, Any], retain: bool) -> None:
+        self.bus.publish_state(topic, data, retain=retain)
+
+    async def main(self) -> None:
+        await self.link.run()
+
+    async def shutdown(self) -> None:
+        await self.chiller.close()
 
     def on_connect(self) -> None:
-        self.publish()
-        self.alarms.republish()
+        self.publish(force=True)
+        super().on_connect()
 
-    def shutdown(self) -> None:
-        self.driver.close()
+    # -- state -----------------------------------------------------------------------------
+    def fsm(self) -> tuple[str, str]:
+        if not self.link.connected:
+            return "DISCONNECTED", self.link.error
+        return self.chiller.state()
 
-    # -- connection and polling ------------------------------------------------------------
-    def tick(self) -> None:
-        self.alarms.tick()
-        now = time.monotonic()
-        if self._commands_waiting:
-            return  # an operator command goes before routine polling
-        with self._io:
-            if not self.driver.is_open:
-                if now < self._next_try:
-                    return
-                try:
-                    self.driver.open()
-                    version = self.driver.query("VERSION")
-                except JulaboError as exc:
-                    self._lost(str(exc), now)
-                    return
-                self.log.info("connected to %s: %s", self.cfg.port, version)
-                self.to_CONNECTED()
-                self._backoff = 1.0
-                self.alarms.clear(f"{self.name}.comm")
-                self._next_poll = 0.0
-            if now >= self._next_poll:
-                self.poll()
-                # from the end of the poll: a slow line must not turn polling continuous
-                self._next_poll = time.monotonic() + self.cfg.poll
-
-    def _lost(self, why: str, now: float) -> None:
-        self.driver.close()
-        if self.state != "DISCONNECTED":
-            self.log.error("chiller lost: %s", why)
-        self.to_DISCONNECTED()
-        self.message = why
-        self.alarms.raise_(f"{self.name}.comm", "INVALID", f"chiller Disconnected: {why}")
-        self._next_try = now + self._backoff
-        self._backoff = min(self._backoff * 2, self.cfg.reconnect_max)
-        self.publish()
-
-    def poll(self) -> None:
-        """Read the unit's whole state; a failure means DISCONNECTED, never a guess."""
-        try:
-            code, text = self.driver.status()
-            d = self.driver
-            v = {
-                "status_code": code,
-                "status_text": text,
-                "internal_temp": d.query_float("IN_PV_00"),
-                "power": d.query_float("IN_PV_01"),
-                "external_temp": d.query_float("IN_PV_02"),
-                "setpoint_1": d.query_float("IN_SP_00"),
-                "setpoint_2": d.query_float("IN_SP_01"),
-                "setpoint_3": d.query_float("IN_SP_02"),
-                "used_setpoint": int(d.query_float("IN_MODE_01")) + 1,
-                "ext_is_used": d.query_float("IN_MODE_04") == 1,
-                "running": d.query_float("IN_MODE_05") == 1,
-            }
-        except JulaboError as exc:
-            self._lost(str(exc), time.monotonic())
-            return
-        self.values = v
-        self._apply_status(code, text)
-        self.publish()
-
-    def _apply_status(self, code: int, text: str) -> None:
-        name = f"{self.name}.alarm"
-        if code < 0:
-            msg = self.cfg.alarm_codes.get(code, text or "unknown alarm")
-            self.message = f"alarm {code}: {msg}"
-            self.to_ERROR()
-            self.alarms.raise_(name, "MAJOR", f"chiller {self.message}")
-            return
-        self.alarms.clear(name)
-        if code in (0, 1):
-            self.message = f"{text}: unit in MANUAL mode, remote control disabled"
-            self.to_ERROR()
-        elif code == 3:
-            self.message = ""
-            self.to_ON()
-        else:
-            self.message = ""
-            self.to_OFF()
-
-    def publish(self) -> None:
-        self.publish_state("status", {**self.values, "fsm_state": self.state,
-                                      "message": self.message, "port": self.cfg.port})  # fmt: skip
+    def publish(self, force: bool = False) -> None:
+        state, message = self.fsm()
+        data: dict[str, Any] = {}
+        if state != "DISCONNECTED":
+            data = {n: s.value for n, s in self.chiller.signals().items()}
+        data.update(fsm_state=state, message=message, port=self.cfg.port)
+        code = self.chiller.status_code.value
+        if code is not None and code < 0:
+            self.alarms.raise_(f"{self.name}.alarm", "MAJOR", f"chiller {message}")
+        elif code is not None:
+            self.alarms.clear(f"{self.name}.alarm")
+        self.status.offer(data, force)
 
     # -- commands --------------------------------------------------------------------------
-    def _require_remote(self) -> None:
-        if self.state == "DISCONNECTED":
-            raise Refused(f"chiller not reachable ({self.message})")
-        if self.state == "ERROR":
-            raise Refused(f"chiller in ERROR: {self.message}")
-
-    def _write(self, line: str, result: dict[str, Any]) -> dict[str, Any]:
-        self._require_remote()
-        self._commands_waiting += 1
-        with self._io:
-            self._commands_waiting -= 1
-            try:
-                self.driver.write(line)
-            except JulaboError as exc:
-                self._lost(str(exc), time.monotonic())
-                raise Refused(f"chiller not reachable: {exc}") from None
-            self.poll()
+    async def _write(self, line: str, result: dict[str, Any]) -> dict[str, Any]:
+        state, message = self.fsm()
+        if state == "DISCONNECTED":
+            raise Refused(f"chiller not reachable ({message})")
+        if state == "ERROR":
+            raise Refused(f"chiller in ERROR: {message}")
+        try:
+            await self.chiller.write(line)
+            await self.link.read_once()
+        except JulaboError as exc:
+            self.link.lost(str(exc))
+            raise Refused(f"chiller not reachable: {exc}") from None
         return result
 
     def _on_sensor(self, msg: Message) -> None:
-        try:
-            data = msg.json()
-        except ValueError:
-            return
-        if isinstance(data, dict) and isinstance(data.get("dewpoint"), int | float):
-            name = msg.topic.split("/", 1)[1]
-            self.dewpoints[name] = (float(data["dewpoint"]), time.monotonic())
+        reading = contracts.parse(contracts.Reading, msg.payload)
+        if reading is not None and reading.dewpoint is not None:
+            self.dewpoints[msg.topic.split("/", 1)[1]] = reading
 
-    def _dewpoint_check(self, temp: float) -> None:
+    def _dewpoint_check(self, temp: float | None) -> None:
         guard = self.cfg.dewpoint_guard
-        if guard is None:
+        if guard is None or temp is None:
             return
-        now = time.monotonic()
         fresh = {
-            n: dp
-            for n, (dp, t) in self.dewpoints.items()
-            if now - t <= guard.max_age and (not guard.sensors or n in guard.sensors)
-        }
+            n: r.dewpoint
+            for n, r in self.dewpoints.items()
+            if r.dewpoint is not None and r.ts is not None and now() - r.ts <= guard.max_age
+            and (not guard.sensors or n in guard.sensors)
+        }  # fmt: skip
         if not fresh:
             raise Refused("no fresh dew point from the sensors: cannot check the margin")
         name, dp = max(fresh.items(), key=lambda kv: kv[1])
@@ -213,51 +131,60 @@ class JulaboService(Service):
                 f"{guard.margin:g} K"
             )
 
-    def set_wt(self, cmd: Command) -> dict[str, Any]:
-        req = cmd.model(SetWT)
+    def _setpoint(self, index: int | None) -> float | None:
+        signal = getattr(self.chiller, f"setpoint_{index}", None) if index else None
+        return signal.value if signal is not None else None
+
+    @command("setWT", SetWT, help="{'setpoint': 1..3, 'temp': °C}")
+    async def set_wt(self, cmd: Command, body: SetWT) -> dict[str, Any]:
         lo, hi = self.cfg.setpoint_min, self.cfg.setpoint_max
-        if not lo <= req.temp <= hi:
-            raise Refused(f"setpoint {req.temp:g} °C outside limits {lo:g}..{hi:g} °C")
-        self._dewpoint_check(req.temp)
-        return self._write(f"OUT_SP_0{req.setpoint - 1} {req.temp:.2f}",
-                           {"setpoint": req.setpoint, "temp": req.temp})  # fmt: skip
+        if not lo <= body.temp <= hi:
+            raise Refused(f"setpoint {body.temp:g} °C outside limits {lo:g}..{hi:g} °C")
+        self._dewpoint_check(body.temp)
+        return await self._write(protocol.set_setpoint(body.setpoint, body.temp),
+                                 {"setpoint": body.setpoint, "temp": body.temp})  # fmt: skip
 
-    def use_sp(self, cmd: Command) -> dict[str, Any]:
-        req = cmd.model(UseSP)
-        current = self.values.get(f"setpoint_{req.setpoint}")
-        if isinstance(current, float):
-            self._dewpoint_check(current)
-        return self._write(f"OUT_MODE_01 {req.setpoint - 1}", {"setpoint": req.setpoint})
+    @command("useSP", UseSP, help="{'setpoint': 1..3}")
+    async def use_sp(self, cmd: Command, body: UseSP) -> dict[str, Any]:
+        self._dewpoint_check(self._setpoint(body.setpoint))
+        return await self._write(protocol.use_setpoint(body.setpoint), {"setpoint": body.setpoint})
 
-    def set_press(self, cmd: Command) -> dict[str, Any]:
-        req = cmd.model(SetPress)
+    @command("setPress", SetPress, help="{'press': stage}")
+    async def set_press(self, cmd: Command, body: SetPress) -> dict[str, Any]:
         lo, hi = self.cfg.pressure_stages
-        if not lo <= req.press <= hi:
-            raise Refused(f"pressure stage {req.press} outside {lo}..{hi}")
-        return self._write(f"OUT_SP_07 {req.press}", {"press": req.press})
+        if not lo <= body.press <= hi:
+            raise Refused(f"pressure stage {body.press} outside {lo}..{hi}")
+        return await self._write(protocol.set_pressure(body.press), {"press": body.press})
 
-    def start(self, cmd: Command) -> dict[str, Any]:
-        used = self.values.get("used_setpoint")
-        sp = self.values.get(f"setpoint_{used}")
-        if isinstance(sp, float):
-            self._dewpoint_check(sp)
-        return self._write("OUT_MODE_05 1", {"running": True})
+    @command("start", help="start the circulator")
+    async def start(self, cmd: Command) -> dict[str, Any]:
+        self._dewpoint_check(self._setpoint(self.chiller.used_setpoint.value))
+        return await self._write(protocol.set_running(True), {"running": True})
 
-    def stop_unit(self, cmd: Command) -> dict[str, Any]:
-        return self._write("OUT_MODE_05 0", {"running": False})
+    @command("stop", help="stop the circulator")
+    async def stop_unit(self, cmd: Command) -> dict[str, Any]:
+        return await self._write(protocol.set_running(False), {"running": False})
 
-    def refresh(self, cmd: Command) -> dict[str, Any]:
-        with self._io:
-            if self.driver.is_open:
-                self.poll()
-            else:
-                self.publish()
+    @command("useExt", help="control on the external Pt100")
+    async def use_ext(self, cmd: Command) -> dict[str, Any]:
+        return await self._write(protocol.set_external(True), {"ext_is_used": True})
+
+    @command("useInt", help="control on the bath sensor")
+    async def use_int(self, cmd: Command) -> dict[str, Any]:
+        return await self._write(protocol.set_external(False), {"ext_is_used": False})
+
+    @command("refresh", role="viewer", help="read everything again and republish")
+    async def refresh(self, cmd: Command) -> dict[str, Any]:
+        if self.link.connected:
+            try:
+                await self.link.read_once()
+            except JulaboError as exc:
+                self.link.lost(str(exc))
+        self.publish(force=True)
         self.alarms.republish()
-        return {"fsm_state": self.state}
+        return {"fsm_state": self.fsm()[0]}
 
+    @command("reconnect", help="close and reopen the port")
     def reconnect(self, cmd: Command) -> dict[str, Any]:
-        with self._io:
-            self.driver.close()
-            self._next_try = 0.0
-            self._backoff = 1.0
+        self.link.reconnect_now()
         return {"reconnecting": self.cfg.port}

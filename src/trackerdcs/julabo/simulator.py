@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from trackerdcs.julabo.config import JulaboConfig
@@ -144,7 +145,9 @@ class Bath:
         return None
 
 
-def _serve_stream(bath: Bath, read: callable, write: callable, delay: float) -> None:  # type: ignore[valid-type]
+def _serve_stream(
+    bath: Bath, read: Callable[[], bytes], write: Callable[[bytes], object], delay: float
+) -> None:
     buf = b""
     while True:
         chunk = read()

@@ -13,5 +13,5 @@ def setup(level: str | None = None) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("amqtt", "transitions", "caproto", "asyncio", "httpx", "uvicorn.access"):
+    for noisy in ("amqtt", "caproto", "asyncio", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

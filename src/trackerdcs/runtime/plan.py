@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trackerdcs.config.model import Stand
-from trackerdcs.runtime.registry import SERVICES, SIMULATED
+from trackerdcs.core.registry import families
 
 
 @dataclass
@@ -33,12 +33,13 @@ def plan(stand: Stand, config: Path) -> list[ProcessSpec]:
                 "broker",
             )
         )
-    for family in SIMULATED:
-        section = getattr(stand, family, None)
-        if section is not None and section.enabled and getattr(section, "simulate", False):
-            specs.append(ProcessSpec(f"sim-{family}", _cli("sim", family, "--config", cfg), "sim"))
-    for name in SERVICES:
-        section = getattr(stand, name, None)
-        if section is not None and section.enabled:
+    fams = families()
+    for name, fam in fams.items():
+        section = stand.section(name)
+        if fam.simulator and section is not None and section.enabled and section.simulate:
+            specs.append(ProcessSpec(f"sim-{name}", _cli("sim", name, "--config", cfg), "sim"))
+    for name, fam in fams.items():
+        section = stand.section(name)
+        if fam.service and section is not None and section.enabled:
             specs.append(ProcessSpec(name, _cli("run", name, "--config", cfg), "service"))
     return specs

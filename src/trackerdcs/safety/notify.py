@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from trackerdcs.bus.alarms import RANK
+from trackerdcs.core.alarms import RANK
 from trackerdcs.safety.config import Notify
 
 log = logging.getLogger("trackerdcs.notify")

@@ -18,8 +18,9 @@ import time
 import uuid
 from typing import Any
 
-from trackerdcs.bus import Bus, Message
 from trackerdcs.config.model import Stand
+from trackerdcs.core.blocking import BlockingBus
+from trackerdcs.core.bus import Message
 from trackerdcs.sensors.config import SensorConfig
 
 log = logging.getLogger("trackerdcs.sim.sensors")
@@ -45,7 +46,9 @@ class SensorSimulator:
                                           else self.cfg.sim.coldbox_humidity)
                         for s in self.cfg.sensors}  # fmt: skip
         self.chiller_temp: float | None = None
-        self.bus = Bus(stand.bus, service=None, client_id=f"sim-sensors-{uuid.uuid4().hex[:6]}")
+        self.bus = BlockingBus(
+            stand.bus, service=None, client_id=f"sim-sensors-{uuid.uuid4().hex[:6]}"
+        )
         self.stop = threading.Event()
 
     def _on_chiller(self, msg: Message) -> None:

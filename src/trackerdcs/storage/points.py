@@ -6,7 +6,8 @@ style: `sensors,sensor=room:temperature`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Point:
 class Series:
     measurement: str
     field: str
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def key(self) -> str:

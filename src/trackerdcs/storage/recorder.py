@@ -1,22 +1,25 @@
 """The recorder service (`trackerdcs run recorder`): every numeric field on the bus into the
 historian, with the message's own timestamp and tags naming where it came from.
 
-Writes are batched on a worker thread. When the historian is unreachable, batches go to a
+Writes are batched by one coroutine (the historian call runs on a worker thread). When
+the historian is unreachable, batches go to a
 bounded disk buffer and are replayed in order when it returns; since both historians store
 a point once per (series, timestamp), a batch replayed twice cannot duplicate anything.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
-import time
 from typing import Any
 
-from trackerdcs.bus import Message
-from trackerdcs.bus import payload as pl
-from trackerdcs.bus.topics import matches
-from trackerdcs.runtime.service import Service
+from trackerdcs.config.model import StandBase
+from trackerdcs.core import payload as pl
+from trackerdcs.core import peers
+from trackerdcs.core.bus import Message
+from trackerdcs.core.commands import Command, command
+from trackerdcs.core.service import Service
+from trackerdcs.core.topics import matches
 from trackerdcs.storage.buffer import DiskBuffer
 from trackerdcs.storage.config import RecorderConfig
 from trackerdcs.storage.historian import HistorianError, open_historian
@@ -88,31 +91,27 @@ class RecorderService(Service):
     section = "recorder"
     default_name = "recorder"
     cfg: RecorderConfig
-    period = 1.0
 
-    def __init__(self, stand: Any, name: str | None = None, bus: Any = None):
-        super().__init__(stand, name, bus)
+    def __init__(self, stand: StandBase, name: str | None = None):
+        super().__init__(stand, name)
         self.historian = open_historian(stand)
         self.backend = stand.storage.historian.split(":", 1)[0]
-        self.sensors_name = stand.sensors.service_name("sensors") if stand.sensors else "sensors"
-        buf_dir = stand.data_dir / f"{self.name}-buffer"
-        self.buffer = DiskBuffer(buf_dir, int(self.cfg.buffer_max_mb * 1024 * 1024))
+        env = peers.environment(stand)
+        self.sensors_name = env[0] if env else "sensors"
+        self.buffer = DiskBuffer(stand.data_dir / f"{self.name}-buffer",
+                                 int(self.cfg.buffer_max_mb * 1024 * 1024))  # fmt: skip
         self._pending: list[Point] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = asyncio.Event()
         self.written = 0
         self.malformed = 0
         self.up = True
         self.last_error = ""
-        self._writer = threading.Thread(target=self._write_loop, daemon=True, name="writer")
-
-    def setup(self) -> None:
-        self.bus.subscribe("#", self._on_message)
-        self.commands.add("flush", self._flush_cmd, "write everything pending now")
-        self._writer.start()
+        self.subscribe("#", self._on_message)
+        self.every(1.0, self.publish_status)
 
     def on_connect(self) -> None:
         self.publish_status()
+        super().on_connect()
 
     def _on_message(self, msg: Message) -> None:
         if any(matches(p, msg.topic) for p in self.cfg.exclude):
@@ -126,21 +125,19 @@ class RecorderService(Service):
             self.log.debug("malformed JSON on %s ignored", msg.topic)
             return
         if points:
-            with self._lock:
-                self._pending.extend(points)
-                if len(self._pending) >= self.cfg.batch_size:
-                    self._wake.set()
+            self._pending.extend(points)
+            if len(self._pending) >= self.cfg.batch_size:
+                self._wake.set()
 
-    # -- writing ---------------------------------------------------------------------------
+    # -- writing (one coroutine: the historian call runs on a worker thread) ---------------
     def _take(self) -> list[Point]:
-        with self._lock:
-            batch = self._pending[: self.cfg.batch_size]
-            del self._pending[: self.cfg.batch_size]
-            return batch
+        batch = self._pending[: self.cfg.batch_size]
+        del self._pending[: self.cfg.batch_size]
+        return batch
 
-    def _write(self, batch: list[Point]) -> bool:
+    async def _write(self, batch: list[Point]) -> bool:
         try:
-            self.historian.write(batch)
+            await asyncio.to_thread(self.historian.write, batch)
         except HistorianError as exc:
             if self.up:
                 self.log.error("historian unreachable, buffering on disk: %s", exc)
@@ -153,36 +150,39 @@ class RecorderService(Service):
         self.written += len(batch)
         return True
 
-    def _drain(self) -> None:
+    async def drain(self) -> None:
         """Replay the disk buffer oldest first; then write what is pending."""
-        while self.buffer and not self.stopping:
+        while self.buffer:
             item = self.buffer.oldest()
             if item is None:
                 break
             path, batch = item
-            if not self._write(batch):
+            if not await self._write(batch):
                 break
             self.buffer.remove(path)
         # while the historian is down, new points go to disk too (behind what is already
         # buffered, so the order is kept), never pile up in memory
         while batch := self._take():
-            if self.buffer or not self._write(batch):
+            if self.buffer or not await self._write(batch):
                 self.buffer.append(batch)
 
-    def _write_loop(self) -> None:
-        while not self.stopping:
-            self._wake.wait(self.cfg.flush_interval if self.up else self.cfg.retry)
+    async def main(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(
+                    self._wake.wait(), self.cfg.flush_interval if self.up else self.cfg.retry
+                )
+            except TimeoutError:
+                pass  # fmt: skip
             self._wake.clear()
             try:
-                self._drain()
+                await self.drain()
             except Exception:
                 self.log.exception("writer failed")
 
-    def _flush_cmd(self, cmd: Any) -> dict[str, Any]:
-        self._wake.set()
-        deadline = time.monotonic() + 10
-        while (self._pending or self.buffer) and self.up and time.monotonic() < deadline:
-            time.sleep(0.05)
+    @command("flush", help="write everything pending now")
+    async def flush(self, cmd: Command) -> dict[str, Any]:
+        await self.drain()
         return self.status()
 
     # -- status ----------------------------------------------------------------------------
@@ -202,16 +202,9 @@ class RecorderService(Service):
     def publish_status(self) -> None:
         self.publish_state("status", self.status())
 
-    def tick(self) -> None:
-        self.publish_status()
-
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._writer.join(10)
+    async def shutdown(self) -> None:
         # what could not be written survives the restart on disk
-        with self._lock:
-            rest, self._pending = self._pending, []
+        rest, self._pending = self._pending, []
         if rest:
             self.buffer.append(rest)
         self.historian.close()

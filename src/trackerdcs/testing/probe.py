@@ -9,13 +9,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from trackerdcs.bus import Bus, Message
 from trackerdcs.config.bus import BusConfig
+from trackerdcs.core.blocking import BlockingBus
+from trackerdcs.core.bus import Message
 
 
 class Probe:
     def __init__(self, cfg: BusConfig, subscribe: tuple[str, ...] = ("#",)):
-        self.bus = Bus(cfg, service=None, client_id=f"probe-{uuid.uuid4().hex[:8]}")
+        self.bus = BlockingBus(cfg, service=None, client_id=f"probe-{uuid.uuid4().hex[:8]}")
         self.messages: list[Message] = []
         self.latest: dict[str, Message] = {}
         self._cond = threading.Condition()
@@ -44,7 +45,7 @@ class Probe:
         since: int = 0,
     ) -> Message:
         """First message on `topic` (index >= since) satisfying predicate, else TimeoutError."""
-        from trackerdcs.bus.topics import matches
+        from trackerdcs.core.topics import matches
 
         deadline = time.monotonic() + timeout
         with self._cond:

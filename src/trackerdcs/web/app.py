@@ -17,8 +17,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
-from trackerdcs.bus import Bus
 from trackerdcs.config.model import Stand
+from trackerdcs.core.bus import Bus
 from trackerdcs.storage.historian import HistorianError, open_historian
 from trackerdcs.web.audit import AuditLog
 from trackerdcs.web.config import WebConfig

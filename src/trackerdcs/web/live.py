@@ -8,8 +8,8 @@ import json
 import threading
 from typing import Any
 
-from trackerdcs.bus import Message
-from trackerdcs.bus.topics import matches
+from trackerdcs.core.bus import Message
+from trackerdcs.core.topics import matches
 
 HIDDEN = ("+/cmd/#", "sim/#", "+/heartbeat")
 
@@ -20,6 +20,11 @@ def decode(raw: bytes) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _settle(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
 
 
 class LiveState:
@@ -39,7 +44,7 @@ class LiveState:
             waiter = self._waiting.pop(str(payload.get("id")), None)
             if waiter is not None:
                 loop, fut = waiter
-                loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(payload))
+                loop.call_soon_threadsafe(_settle, fut, payload)
         item = {"topic": msg.topic, "payload": payload}
         with self._lock:
             if not msg.payload:  # a cleared retained topic

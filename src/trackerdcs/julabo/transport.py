@@ -1,20 +1,22 @@
-"""The Julabo serial protocol over pyserial: a device path or a `socket://`/`rfc2217://` URL.
+"""The Julabo serial line over pyserial: a device path or a `socket://`/`rfc2217://` URL.
 
 The unit answers `IN_`/`STATUS`/`VERSION` with one CR LF line and answers nothing to `OUT_`;
 it needs > 250 ms between writes and ~10 ms between reads, which this class enforces.
+pyserial blocks: the device calls these methods through `asyncio.to_thread`, one at a time
+(its own lock), so the service's loop never waits on the line.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 
 import serial
 
+from trackerdcs.core.device import DeviceError
 from trackerdcs.julabo.config import JulaboConfig
 
 
-class JulaboError(Exception):
+class JulaboError(DeviceError):
     """No answer, a garbled answer, or the port is gone."""
 
 
@@ -22,7 +24,6 @@ class Julabo:
     def __init__(self, cfg: JulaboConfig):
         self.cfg = cfg
         self.port: serial.SerialBase | None = None
-        self._lock = threading.Lock()
         self._last_write = 0.0
         self._last_io = 0.0
 
@@ -64,19 +65,18 @@ class Julabo:
             time.sleep(delay)
 
     def query(self, command: str) -> str:
-        with self._lock:
-            if self.port is None:
-                raise JulaboError("port is not open")
-            self._wait(self._last_io, self.cfg.read_spacing)
-            try:
-                if self.port.in_waiting:  # over RFC 2217 a purge costs a network round trip
-                    self.port.reset_input_buffer()
-                self.port.write(command.encode("ascii") + b"\r")
-                raw = self.port.read_until(b"\n")
-            except (serial.SerialException, OSError) as exc:
-                raise JulaboError(f"{command}: port error: {exc}") from exc
-            finally:
-                self._last_io = time.monotonic()
+        if self.port is None:
+            raise JulaboError("port is not open")
+        self._wait(self._last_io, self.cfg.read_spacing)
+        try:
+            if self.port.in_waiting:  # over RFC 2217 a purge costs a network round trip
+                self.port.reset_input_buffer()
+            self.port.write(command.encode("ascii") + b"\r")
+            raw = self.port.read_until(b"\n")
+        except (serial.SerialException, OSError) as exc:
+            raise JulaboError(f"{command}: port error: {exc}") from exc
+        finally:
+            self._last_io = time.monotonic()
         if not raw.endswith(b"\n"):
             raise JulaboError(f"{command}: no answer within {self.cfg.timeout} s")
         try:
@@ -84,30 +84,14 @@ class Julabo:
         except UnicodeDecodeError:
             raise JulaboError(f"{command}: garbled answer {raw!r}") from None
 
-    def query_float(self, command: str) -> float:
-        text = self.query(command)
-        try:
-            return float(text)
-        except ValueError:
-            raise JulaboError(f"{command}: expected a number, got {text!r}") from None
-
     def write(self, command: str) -> None:
-        with self._lock:
-            if self.port is None:
-                raise JulaboError("port is not open")
-            self._wait(self._last_write, self.cfg.write_spacing)
-            try:
-                self.port.write(command.encode("ascii") + b"\r")
-                self.port.flush()
-            except (serial.SerialException, OSError) as exc:
-                raise JulaboError(f"{command}: port error: {exc}") from exc
-            finally:
-                self._last_write = self._last_io = time.monotonic()
-
-    def status(self) -> tuple[int, str]:
-        text = self.query("STATUS")
-        code, _, rest = text.partition(" ")
+        if self.port is None:
+            raise JulaboError("port is not open")
+        self._wait(self._last_write, self.cfg.write_spacing)
         try:
-            return int(code), rest.strip()
-        except ValueError:
-            raise JulaboError(f"STATUS: garbled answer {text!r}") from None
+            self.port.write(command.encode("ascii") + b"\r")
+            self.port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise JulaboError(f"{command}: port error: {exc}") from exc
+        finally:
+            self._last_write = self._last_io = time.monotonic()

@@ -1,0 +1,90 @@
+"""One module slot of the mainframe: its LV and HV halves and the state read-back implies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trackerdcs.caen import protocol
+from trackerdcs.caen.config import ChannelConfig
+from trackerdcs.caen.transport import SidePVs
+from trackerdcs.core.signal import Signal
+
+
+class Channel:
+    """The state is never assumed: `evaluate()` computes it from read-back."""
+
+    def __init__(self, cid: int, cfg: ChannelConfig, prefix: str, on_change: Any):
+        self.id = cid
+        self.cfg = cfg
+        self.lv = SidePVs("lv", protocol.pv_base(prefix, cfg.lv.board, cfg.lv.chan), on_change)
+        self.hv = SidePVs("hv", protocol.pv_base(prefix, cfg.hv.board, cfg.hv.chan), on_change)
+        self.state = "INIT"
+        self.reason = ""
+        self.was_connected = False
+        self.disconnected_since: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.cfg.active
+
+    @property
+    def connected(self) -> bool:
+        return self.lv.connected and self.hv.connected
+
+    def side(self, side: str) -> SidePVs:
+        return self.lv if side == "lv" else self.hv
+
+    def watched(self) -> list[Signal[Any]]:
+        """What a procedure waits on for this channel's power state."""
+        return [self.hv.signals["Pw"], self.hv.signals["Status"], self.hv.signals["VMon"],
+                self.lv.signals["Pw"], self.lv.signals["Status"]]  # fmt: skip
+
+    def evaluate(self, hv_off_v: float) -> bool:
+        """Move to the read-back state; True if it changed."""
+        new, self.reason = protocol.channel_state(
+            self.connected, int(self.lv.get("Status") or 0), int(self.hv.get("Status") or 0),
+            self.hv_volts() or 0.0, hv_off_v,
+        )  # fmt: skip
+        changed, self.state = new != self.state, new
+        return changed
+
+    def lv_on(self) -> bool:
+        return bool(int(self.lv.get("Status") or 0) & protocol.ON)
+
+    def hv_on(self) -> bool:
+        return bool(int(self.hv.get("Status") or 0) & protocol.ON)
+
+    def hv_volts(self) -> float | None:
+        v = self.hv.get("VMon")
+        return abs(float(v)) if v is not None else None
+
+    def hv_down(self, hv_off_v: float) -> bool:
+        """HV known to be off and below the threshold (unknown is not down)."""
+        volts = self.hv_volts()
+        return self.hv.connected and not self.hv_on() and volts is not None and volts <= hv_off_v
+
+    def powered(self, hv_off_v: float) -> bool:
+        """Anything on, or unknown (disconnected counts as powered: unknown is not off)."""
+        if not self.connected:
+            return True
+        return self.lv_on() or self.hv_on() or (self.hv_volts() or 0.0) > hv_off_v
+
+    def as_reference(self) -> dict[str, Any]:
+        """The reference stack's per-channel JSON (PROTOCOLS.md §1), plus pw and connected."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "module": self.cfg.module,
+            "active": self.active,
+            "lv_board": self.cfg.lv.board,
+            "lv_channel": self.cfg.lv.chan,
+            "hv_board": self.cfg.hv.board,
+            "hv_channel": self.cfg.hv.chan,
+        }
+        for fname, (side, param) in protocol.FIELDS.items():
+            out[fname] = protocol.enum_text(param, self.side(side).get(param))
+        out["lv_pw"] = bool(self.lv.get("Pw") or 0)
+        out["hv_pw"] = bool(self.hv.get("Pw") or 0)
+        out["connected"] = self.connected
+        out["fsm_state"] = self.state
+        out["reason"] = self.reason
+        return out

@@ -1,0 +1,14 @@
+"""CAEN SY4527/SY5527 mainframes through their EPICS IOC: module LV and HV."""
+
+from trackerdcs.core.registry import POWER, Family
+
+FAMILY = Family(
+    name="caen",
+    config="trackerdcs.caen.config:CaenConfig",
+    default_name="dcs",
+    service="trackerdcs.caen.service:CaenService",
+    simulator=True,
+    order=30,
+    roles=frozenset({POWER}),
+    ui={"panel": "modules"},
+)

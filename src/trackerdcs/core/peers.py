@@ -1,0 +1,41 @@
+"""Who is who on this stand's bus: topic roots of the other services, resolved from the
+stand file and the family registry, never written as literals."""
+
+from __future__ import annotations
+
+from trackerdcs.config.model import StandBase
+from trackerdcs.core.registry import COOLING, ENVIRONMENT, POWER, families, with_role
+
+
+def service_name(stand: StandBase, family: str) -> str | None:
+    """The topic root of `family`'s service on this stand, or None if the stand has none."""
+    fam = families().get(family)
+    section = stand.section(family)
+    if fam is None or section is None or not section.enabled:
+        return None
+    return str(section.service_name(fam.topic_root))
+
+
+def with_role_on(stand: StandBase, role: str) -> list[str]:
+    return [n for f in with_role(role) if (n := service_name(stand, f.name))]
+
+
+def power(stand: StandBase) -> list[str]:
+    return with_role_on(stand, POWER)
+
+
+def cooling(stand: StandBase) -> list[str]:
+    return with_role_on(stand, COOLING)
+
+
+def environment(stand: StandBase) -> list[str]:
+    return with_role_on(stand, ENVIRONMENT)
+
+
+def safety(stand: StandBase) -> str:
+    return service_name(stand, "safety") or "safety"
+
+
+def heartbeat_topic(stand: StandBase) -> str:
+    cfg = stand.section("safety")
+    return str(cfg.heartbeat_topic) if cfg is not None else f"{safety(stand)}/heartbeat"

@@ -1,0 +1,71 @@
+"""Families register themselves: a package `trackerdcs.<family>` with a module `family.py`
+that defines `FAMILY = Family(...)` is found by scanning, so adding a family touches no
+central file. Everything else (the stand model, `trackerdcs run/sim`, the process plan,
+safety's peers, the web UI's panels, the recorder's names) asks this registry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import trackerdcs
+
+# roles a family can play in a stand; safety and the UI find their peers by role
+POWER = "power"  # switches module power: answers safe_off, honours the safety heartbeat
+COOLING = "cooling"  # a chiller or cooling plant: safety sets its safe set-point
+ENVIRONMENT = "environment"  # publishes `<name>/<sensor>` readings (temperature, humidity)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # stand-file section; `trackerdcs run <name>`, `trackerdcs sim <name>`
+    config: str  # "module:Class" of the section's pydantic model
+    default_name: str = ""  # first topic level; default: the section name
+    service: str | None = None  # "module:Class" of the service, if it runs one
+    simulator: bool = False  # `simulate: true` runs `trackerdcs sim <name>` beside it
+    order: int = 50  # start order (lower first); consumers stop first
+    roles: frozenset[str] = frozenset()
+    ui: dict[str, Any] = field(default_factory=dict)  # panel hints for the web UI
+
+    @property
+    def topic_root(self) -> str:
+        return self.default_name or self.name
+
+
+def load(dotted: str) -> Any:
+    module, _, attr = dotted.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@cache
+def families() -> dict[str, Family]:
+    """Every family of the installed package, in start order."""
+    found: list[Family] = []
+    for info in pkgutil.iter_modules(trackerdcs.__path__):
+        # look for the file first: importing every subpackage would import the CLI too
+        if not info.ispkg or not any(
+            (Path(p) / info.name / "family.py").exists() for p in trackerdcs.__path__
+        ):
+            continue
+        module = importlib.import_module(f"trackerdcs.{info.name}.family")
+        fam = getattr(module, "FAMILY", None)
+        if isinstance(fam, Family):
+            found.append(fam)
+    found.sort(key=lambda f: (f.order, f.name))
+    return {f.name: f for f in found}
+
+
+def family(name: str) -> Family:
+    fams = families()
+    if name not in fams:
+        raise KeyError(f"unknown service '{name}'; known: {', '.join(fams)}")
+    return fams[name]
+
+
+def with_role(role: str) -> list[Family]:
+    return [f for f in families().values() if role in f.roles]

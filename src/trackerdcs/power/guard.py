@@ -1,0 +1,80 @@
+"""The power-on guard and the watchdog of a power service.
+
+Nothing switches on while the safety service is silent (its heartbeat older than the
+watchdog timeout), while safety reports ACTION, or while a power procedure runs. The same
+heartbeat age (or the bus being gone) makes the watchdog take the safe state on its own.
+"""
+
+from __future__ import annotations
+
+import time
+
+from trackerdcs.core import contracts
+from trackerdcs.core.bus import Message
+from trackerdcs.core.commands import Refused
+
+
+class PowerGuard:
+    def __init__(self, timeout: float | None, heartbeat_topic: str):
+        self.timeout = timeout
+        self.heartbeat_topic = heartbeat_topic
+        self.last_heartbeat = time.monotonic()
+        self.bus_lost_since: float | None = None
+        self.fired = False
+        self.interlock = contracts.SafetyStatus()
+
+    # -- inputs ----------------------------------------------------------------------------
+    def on_heartbeat(self, msg: Message) -> None:
+        self.last_heartbeat = time.monotonic()
+
+    def on_safety_status(self, msg: Message) -> None:
+        status = contracts.parse(contracts.SafetyStatus, msg.payload)
+        if status is not None:
+            self.interlock = status
+
+    def heartbeat_age(self) -> float:
+        return time.monotonic() - self.last_heartbeat
+
+    # -- power-on --------------------------------------------------------------------------
+    def check_power_on(self, procedure: str | None) -> None:
+        """Reasons that forbid switching anything on, whatever the channel."""
+        if procedure:
+            raise Refused(f"{procedure} in progress")
+        if self.timeout:
+            age = self.heartbeat_age()
+            if age > self.timeout:
+                raise Refused(
+                    f"no safety heartbeat for {age:.0f} s (is the safety service running?)"
+                )
+        if self.interlock.state == "ACTION":
+            raise Refused(f"interlock active: {self.interlock.message or 'see safety/status'}")
+
+    # -- watchdog --------------------------------------------------------------------------
+    def watchdog(self, bus_connected: bool, powered: bool) -> str | None:
+        """The reason to go safe now (once per loss), or None."""
+        if not self.timeout:
+            return None
+        now = time.monotonic()
+        if bus_connected:
+            self.bus_lost_since = None
+        elif self.bus_lost_since is None:
+            self.bus_lost_since = now
+        hb_age = now - self.last_heartbeat
+        bus_age = now - self.bus_lost_since if self.bus_lost_since is not None else 0.0
+        if hb_age <= self.timeout and bus_age <= self.timeout:
+            self.fired = False
+            return None
+        if self.fired or not powered:
+            return None
+        self.fired = True
+        if bus_age > self.timeout:
+            return f"bus lost for {bus_age:.0f} s"
+        return f"no safety heartbeat on {self.heartbeat_topic} for {hb_age:.0f} s"
+
+    def status(self) -> dict[str, object]:
+        return {
+            "enabled": bool(self.timeout),
+            "timeout": self.timeout,
+            "heartbeat_age": round(self.heartbeat_age(), 2),
+            "fired": self.fired,
+        }

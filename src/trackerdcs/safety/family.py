@@ -1,0 +1,11 @@
+"""Interlocks, alarms and notifications, independent of the UI."""
+
+from trackerdcs.core.registry import Family
+
+FAMILY = Family(
+    name="safety",
+    config="trackerdcs.safety.config:SafetyConfig",
+    service="trackerdcs.safety.service:SafetyService",
+    order=10,
+    ui={"panel": "safety"},
+)

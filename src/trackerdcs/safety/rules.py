@@ -1,0 +1,196 @@
+"""Interlock rules, each an object of one shape: `evaluate(view, previous) -> verdicts`.
+
+A rule sees only a `View` of the stand (current readings with their times, the power and
+cooling states, who is online) and its own previous levels (for hysteresis and grace
+timers); it returns one `Verdict` per thing it judges. No bus, no clock of its own: every
+rule is tested alone with a hand-made view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from trackerdcs.core import contracts
+from trackerdcs.safety.config import (
+    ChillerRule,
+    DewpointRule,
+    OvertempRule,
+    ServicesRule,
+    StaleRule,
+)
+from trackerdcs.safety.levels import ACTION, OK, WARNING, grade
+
+COLD_KINDS = {"coldbox", "surface", "module"}
+POWERED = {"LV_ON", "HV_RAMP", "HV_ON", "ERROR", "DISCONNECTED", "INIT"}  # unknown is not off
+
+
+@dataclass(frozen=True)
+class Verdict:
+    key: str
+    state: str
+    value: float | None
+    message: str
+
+
+@dataclass
+class View:
+    """What safety knows now. `readings` hold only sensors seen; ages come from their `ts`."""
+
+    now: float  # UTC epoch seconds
+    uptime: float  # s since the safety service started
+    kinds: dict[str, str]  # sensor name -> kind (from the stand file)
+    readings: dict[str, contracts.Reading] = field(default_factory=dict)
+    power: dict[str, contracts.PowerStatus] = field(default_factory=dict)
+    cooling: dict[str, contracts.ChillerStatus] = field(default_factory=dict)
+    online: dict[str, bool] = field(default_factory=dict)
+    stale_after: float = 30.0
+
+    def age(self, sensor: str) -> float:
+        r = self.readings.get(sensor)
+        if r is None or r.ts is None:
+            return self.uptime
+        return max(0.0, self.now - r.ts)
+
+    def fresh(self, sensor: str) -> contracts.Reading | None:
+        r = self.readings.get(sensor)
+        if r is None or self.age(sensor) > self.stale_after:
+            return None
+        return r
+
+    def powered(self) -> bool:
+        """Any power service with a channel that is, or may be, on."""
+        for name, status in self.power.items():
+            if not self.online.get(name, False):
+                continue  # the power service's own watchdog covers a dead service
+            if any(s in POWERED for s in status.channels.values()):
+                return True
+        return False
+
+
+Previous = dict[str, str]  # key -> level at the last evaluation
+
+
+class Rule(Protocol):
+    def evaluate(self, v: View, prev: Previous) -> list[Verdict]: ...
+
+
+class Dewpoint:
+    """Margin = coldest surface − highest dew point of the air around it (K)."""
+
+    def __init__(self, cfg: DewpointRule):
+        self.cfg = cfg
+
+    def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
+        r = self.cfg
+        surfaces = r.surfaces or [n for n, k in v.kinds.items() if k in COLD_KINDS]
+        coldbox = [n for n, k in v.kinds.items() if k == "coldbox"]
+        air = r.air or coldbox or list(v.kinds)
+        temps = [(x.temperature, n) for n in surfaces
+                 if (x := v.fresh(n)) is not None and x.temperature is not None]  # fmt: skip
+        if r.chiller_is_surface:
+            temps += [(c.internal_temp, f"{name} bath") for name, c in v.cooling.items()
+                      if v.online.get(name, False) and c.internal_temp is not None]  # fmt: skip
+        dews = [(x.dewpoint, n) for n in air
+                if (x := v.fresh(n)) is not None and x.dewpoint is not None]  # fmt: skip
+        if not temps or not dews:
+            missing = "surface temperature" if not temps else "dew point"
+            return [Verdict("dewpoint", WARNING, None, f"no current {missing}: margin unknown")]
+        surface, sname = min(temps)
+        dew, dname = max(dews)
+        margin = surface - dew
+        state = grade(prev.get("dewpoint", OK), margin, r.warning, r.action, r.hysteresis, True)
+        return [Verdict("dewpoint", state, round(margin, 2),
+                        f"margin {margin:.1f} K: coldest surface {surface:.1f} °C ({sname}), "
+                        f"dew point {dew:.1f} °C ({dname})")]  # fmt: skip
+
+
+class Overtemp:
+    def __init__(self, cfg: OvertempRule):
+        self.cfg = cfg
+
+    def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
+        r = self.cfg
+        out = []
+        for n in r.sensors or list(v.kinds):
+            x = v.fresh(n)
+            if x is None or x.temperature is None:
+                continue  # the stale rule covers missing data
+            t, key = x.temperature, f"overtemp.{n}"
+            state = grade(prev.get(key, OK), t, r.warning, r.action, r.hysteresis, False)
+            out.append(Verdict(key, state, t, f"{n} at {t:.1f} °C (warning {r.warning:g}, "
+                                              f"action {r.action:g})"))  # fmt: skip
+        return out
+
+
+class Stale:
+    """A sensor whose reading is older than the limits counts as unsafe."""
+
+    def __init__(self, cfg: StaleRule):
+        self.cfg = cfg
+
+    def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
+        r = self.cfg
+        out = []
+        for n in r.sensors or list(v.kinds):
+            age = v.age(n)
+            state = ACTION if age > r.action else WARNING if age > r.warning else OK
+            seen = "never seen" if n not in v.readings else f"silent for {age:.0f} s"
+            msg = f"sensor {n} {seen}" if state != OK else f"sensor {n} current"
+            out.append(Verdict(f"stale.{n}", state, round(age, 1), msg))
+        return out
+
+
+class Chiller:
+    """Cooling stopped, in alarm or gone while modules are powered (after a grace time)."""
+
+    def __init__(self, cfg: ChillerRule, names: list[str]):
+        self.cfg = cfg
+        self.names = names
+        self.bad_since: dict[str, float] = {}
+
+    def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
+        out = []
+        for name in self.names:
+            st = v.cooling.get(name, contracts.ChillerStatus())
+            problem = ""
+            if not v.online.get(name, False):
+                problem = f"{name} service offline"
+            elif st.fsm_state != "ON":
+                problem = f"chiller {st.fsm_state}" + (f": {st.message}" if st.message else "")
+            key = "chiller" if len(self.names) == 1 else f"chiller.{name}"
+            if not problem or not v.powered():
+                self.bad_since.pop(name, None)
+                out.append(Verdict(key, OK, None, problem or "chiller running"))
+                continue
+            waited = v.now - self.bad_since.setdefault(name, v.now)
+            state = ACTION if waited >= self.cfg.grace else WARNING
+            why = (f"{problem} while modules are powered ({waited:.0f} s of "
+                   f"{self.cfg.grace:g} s)")  # fmt: skip
+            out.append(Verdict(key, state, round(waited, 1), why))
+        return out
+
+
+class Services:
+    """A required service offline warns at once and acts after `action_after` s (if set)."""
+
+    def __init__(self, cfg: ServicesRule, required: list[str]):
+        self.cfg = cfg
+        self.required = required
+        self.offline_since: dict[str, float] = {}
+
+    def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
+        if v.uptime < 3:  # `online` of the others arrives as retained messages
+            return []
+        out = []
+        limit = self.cfg.action_after
+        for svc in self.required:
+            key = f"service.{svc}"
+            if v.online.get(svc, False):
+                self.offline_since.pop(svc, None)
+                out.append(Verdict(key, OK, None, f"{svc} online"))
+                continue
+            gone = v.now - self.offline_since.setdefault(svc, v.now)
+            state = ACTION if limit is not None and gone >= limit else WARNING
+            out.append(Verdict(key, state, round(gone, 1), f"{svc} offline for {gone:.0f} s"))
+        return out

@@ -1,0 +1,13 @@
+"""Temperature/humidity sensors (ESP32 boards, Arduino DHT lines) and their dew point."""
+
+from trackerdcs.core.registry import ENVIRONMENT, Family
+
+FAMILY = Family(
+    name="sensors",
+    config="trackerdcs.sensors.config:SensorsConfig",
+    service="trackerdcs.sensors.service:SensorsService",
+    simulator=True,
+    order=20,
+    roles=frozenset({ENVIRONMENT}),
+    ui={"panel": "sensors"},
+)

@@ -1,0 +1,10 @@
+"""The recorder: every value on the bus into the historian, with store-and-forward."""
+
+from trackerdcs.core.registry import Family
+
+FAMILY = Family(
+    name="recorder",
+    config="trackerdcs.storage.config:RecorderConfig",
+    service="trackerdcs.storage.recorder:RecorderService",
+    order=80,
+)

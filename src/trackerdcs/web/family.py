@@ -1,0 +1,10 @@
+"""The web UI and its REST/WebSocket API."""
+
+from trackerdcs.core.registry import Family
+
+FAMILY = Family(
+    name="web",
+    config="trackerdcs.web.config:WebConfig",
+    service="trackerdcs.web.service:WebService",
+    order=90,
+)

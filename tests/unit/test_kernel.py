@@ -1,0 +1,198 @@
+"""The kernel's pure logic, without any server: these run in well under a second."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from trackerdcs.caen.protocol import ON, RAMP_DOWN, channel_state, stand_state
+from trackerdcs.core import contracts
+from trackerdcs.core.alarms import AlarmTable
+from trackerdcs.core.commands import BadCommand
+from trackerdcs.core.publisher import moved
+from trackerdcs.core.registry import COOLING, ENVIRONMENT, POWER, families
+from trackerdcs.core.signal import Signal, wait_for
+from trackerdcs.safety.config import DewpointRule, StaleRule
+from trackerdcs.safety.levels import ACTION, OK, WARNING, grade
+from trackerdcs.safety.rules import Dewpoint, Stale, View
+
+OVC = 1 << 3
+
+
+@pytest.mark.parametrize(
+    ("connected", "lv", "hv", "volts", "state"),
+    [
+        (False, ON, ON, 300.0, "DISCONNECTED"),
+        (True, 0, 0, 0.0, "LV_OFF"),
+        (True, ON, 0, 0.0, "LV_ON"),
+        (True, ON, ON, 300.0, "HV_ON"),
+        (True, ON, ON | RAMP_DOWN, 150.0, "HV_RAMP"),
+        (True, ON, 0, 150.0, "HV_RAMP"),  # switched off, still ramping down
+        (True, 0, ON, 0.0, "ERROR"),  # HV on with LV off
+        (True, 0, 0, 40.0, "ERROR"),  # HV up with LV off
+        (True, ON, ON | OVC, 300.0, "ERROR"),
+    ],
+)
+def test_channel_state_follows_read_back(connected, lv, hv, volts, state) -> None:
+    assert channel_state(connected, lv, hv, volts, 5.0)[0] == state
+
+
+def test_channel_error_names_the_bits() -> None:
+    assert channel_state(True, ON, ON | OVC, 300.0, 5.0)[1] == "HV: over-current"
+
+
+@pytest.mark.parametrize(
+    ("states", "stand"),
+    [
+        ([], "INIT"),
+        (["LV_ON", "LV_ON"], "LV_ON"),
+        (["LV_ON", "LV_OFF"], "LV_MIX"),
+        (["HV_ON", "LV_ON"], "HV_MIX"),
+        (["HV_ON", "HV_RAMP"], "HV_RAMP"),
+        (["HV_ON", "DISCONNECTED"], "DISCONNECTED"),
+        (["HV_ON", "ERROR", "DISCONNECTED"], "ERROR"),
+    ],
+)
+def test_stand_roll_up(states, stand) -> None:
+    assert stand_state(states) == stand
+
+
+def test_grade_with_hysteresis_in_both_directions() -> None:
+    # low margin is bad: warning 5, action 3, hysteresis 1
+    assert grade(OK, 6.0, 5, 3, 1, True) == OK
+    assert grade(OK, 4.0, 5, 3, 1, True) == WARNING
+    assert grade(WARNING, 2.9, 5, 3, 1, True) == ACTION
+    assert grade(ACTION, 3.5, 5, 3, 1, True) == ACTION  # not yet 3 + 1
+    assert grade(ACTION, 4.0, 5, 3, 1, True) == WARNING
+    assert grade(WARNING, 5.5, 5, 3, 1, True) == WARNING
+    assert grade(WARNING, 6.0, 5, 3, 1, True) == OK
+    # high temperature is bad: warning 35, action 40
+    assert grade(OK, 41.0, 35, 40, 1, False) == ACTION
+    assert grade(ACTION, 39.5, 35, 40, 1, False) == ACTION
+    assert grade(ACTION, 38.9, 35, 40, 1, False) == WARNING
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def table() -> tuple[AlarmTable, list[dict], Clock]:
+    out: list[dict] = []
+    clock = Clock()
+    return AlarmTable("svc", lambda a: out.append(a.payload()), clock), out, clock
+
+
+def test_alarm_latches_until_condition_ok_and_acknowledged_in_either_order() -> None:
+    t, out, _ = table()
+    t.raise_("x", "MINOR", "a")
+    t.raise_("x", "MAJOR", "b")
+    t.clear("x")
+    assert out[-1]["severity"] == "MAJOR" and not out[-1]["active"]  # latched
+    t.ack("x")
+    assert out[-1]["severity"] == "OK" and out[-1]["acknowledged"]
+    # the other order: acknowledged while active, then clears
+    t.raise_("x", "MAJOR", "c")
+    t.ack("x")
+    assert out[-1]["severity"] == "MAJOR" and out[-1]["acknowledged"]
+    t.clear("x")
+    assert out[-1]["severity"] == "OK"
+
+
+def test_alarm_lower_severity_after_ack_follows_condition() -> None:
+    t, out, _ = table()
+    t.raise_("x", "MAJOR", "m")
+    t.ack("x")
+    t.raise_("x", "MINOR", "n")
+    assert out[-1]["current"] == "MINOR" and out[-1]["acknowledged"]
+
+
+def test_alarm_number_only_message_changes_are_rate_limited() -> None:
+    t, out, clock = table()
+    t.raise_("x", "MINOR", "margin 4.1 K")
+    t.raise_("x", "MINOR", "margin 4.0 K")
+    assert len(out) == 1
+    clock.t += 6
+    t.raise_("x", "MINOR", "margin 3.9 K")
+    assert len(out) == 2 and out[-1]["message"] == "margin 3.9 K"
+
+
+def test_alarm_shelf_expires_and_unknown_alarm_is_a_clear_error() -> None:
+    t, out, clock = table()
+    t.raise_("x", "MAJOR", "m")
+    t.shelve("x", 60)
+    assert out[-1]["shelved_until"] == clock.t + 60
+    clock.t += 61
+    t.expire_shelves()
+    assert out[-1]["shelved_until"] is None
+    with pytest.raises(BadCommand, match="no alarm 'y'"):
+        t.ack("y")
+
+
+def test_deadbands_hide_noise_but_not_state_changes() -> None:
+    bands = {"hv_vMon": 0.5}
+    old = {"hv_vMon": 300.0, "fsm_state": "HV_ON", "ts": 1.0}
+    assert not moved({"hv_vMon": 300.3, "fsm_state": "HV_ON", "ts": 2.0}, old, bands)
+    assert moved({"hv_vMon": 300.6, "fsm_state": "HV_ON", "ts": 2.0}, old, bands)
+    assert moved({"hv_vMon": 300.0, "fsm_state": "HV_RAMP", "ts": 2.0}, old, bands)
+    assert moved({"hv_vMon": 300.0}, {}, bands)
+
+
+def test_signal_keeps_only_finite_readings_with_their_own_time() -> None:
+    s: Signal[float] = Signal("t", "°C")
+    assert s.update(21.5, ts=100.0)
+    assert not s.update(float("nan"), ts=200.0)  # no reading: value and time stay
+    assert (s.value, s.ts, s.rejected) == (21.5, 100.0, 1)
+    s.invalidate()
+    assert s.value is None and s.ts is None
+
+
+def test_wait_for_wakes_on_change_and_times_out() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        s: Signal[float] = Signal("v")
+        asyncio.get_running_loop().call_later(0.01, s.update, 3.0)
+        hit = await wait_for(s, lambda: s.value == 3.0, timeout=2)
+        miss = await wait_for(s, lambda: s.value == 4.0, timeout=0.05)
+        return hit, miss
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
+def view(**readings: contracts.Reading) -> View:
+    return View(now=1000.0, uptime=100.0, kinds={"box": "coldbox", "lab": "ambient"},
+                readings=readings, stale_after=30.0)  # fmt: skip
+
+
+def test_dewpoint_rule_grades_the_margin_and_warns_when_unknown() -> None:
+    rule = Dewpoint(DewpointRule())
+    box = contracts.Reading(temperature=-10.0, dewpoint=-14.0, ts=999.0)
+    [v] = rule.evaluate(view(box=box), {})
+    assert (v.state, v.value) == (WARNING, 4.0)
+    [v] = rule.evaluate(view(), {})
+    assert v.state == WARNING and "margin unknown" in v.message
+
+
+def test_stale_rule_uses_the_reading_time() -> None:
+    rule = Stale(StaleRule(warning=15, action=30))
+    states = {v.key: v.state for v in rule.evaluate(
+        view(box=contracts.Reading(temperature=1.0, ts=960.0),
+             lab=contracts.Reading(temperature=20.0, ts=995.0)), {})}  # fmt: skip
+    assert states == {"stale.box": ACTION, "stale.lab": OK}
+
+
+def test_reading_contract_turns_non_finite_into_no_value() -> None:
+    r = contracts.parse(contracts.Reading, b'{"temperature": NaN, "ts": 5}')
+    assert r is not None and r.temperature is None
+    assert contracts.parse(contracts.Reading, b"[1, 2") is None
+
+
+def test_families_register_themselves_with_roles() -> None:
+    fams = families()
+    assert {"caen", "julabo", "sensors", "safety", "recorder", "web"} <= set(fams)
+    assert POWER in fams["caen"].roles and COOLING in fams["julabo"].roles
+    assert ENVIRONMENT in fams["sensors"].roles
+    assert fams["caen"].topic_root == "dcs"
