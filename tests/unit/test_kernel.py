@@ -9,7 +9,17 @@ import pytest
 from trackerdcs.caen.protocol import ON, RAMP_DOWN, channel_state, stand_state
 from trackerdcs.core import contracts
 from trackerdcs.core.alarms import AlarmTable
-from trackerdcs.core.commands import BadCommand
+from trackerdcs.core.bus import Message
+from trackerdcs.core.commands import (
+    BadCommand,
+    Command,
+    CommandRouter,
+    Number,
+    Refused,
+    catalogue,
+    command,
+    required_role,
+)
 from trackerdcs.core.publisher import moved
 from trackerdcs.core.registry import COOLING, ENVIRONMENT, POWER, families
 from trackerdcs.core.signal import Signal, wait_for
@@ -196,3 +206,60 @@ def test_families_register_themselves_with_roles() -> None:
     assert POWER in fams["caen"].roles and COOLING in fams["julabo"].roles
     assert ENVIRONMENT in fams["sensors"].roles
     assert fams["caen"].topic_root == "dcs"
+
+
+class _Owner:
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    def _no_on_friday(self, cmd: Command) -> None:
+        if cmd.value == "friday":
+            raise Refused("not on a friday")
+
+    @command("set/+", Number, role="expert", guard=_no_on_friday)
+    def set(self, cmd: Command, body: Number) -> float:
+        self.order.append(f"set/{cmd.args[0]}")
+        return body.value
+
+    @command("go", guard=_no_on_friday)
+    def go(self, cmd: Command) -> str:
+        self.order.append(f"go:{cmd.user}")
+        return "gone"
+
+
+def _router(first_from: frozenset[str] = frozenset()) -> tuple[CommandRouter, list[dict]]:
+    sent: list[dict] = []
+    return CommandRouter("svc", lambda t, r: sent.append(r), _Owner(), first_from), sent
+
+
+def test_router_validates_guards_and_replies_to_everything() -> None:
+    async def scenario() -> list[dict]:
+        router, _ = _router()
+        return [await router.handle("set/a", b"2.5"), await router.handle("set/a", b"lots"),
+                await router.handle("go", b'"friday"'), await router.handle("fly", b""),
+                await router.handle("go", b'{"id": 7')]  # fmt: skip
+
+    ok, bad, refused, unknown, malformed = asyncio.run(scenario())
+    assert ok["ok"] and ok["result"] == 2.5
+    assert not bad["ok"] and "must be a number" in bad["error"]
+    assert refused["refused"] and refused["error"] == "not on a friday"
+    assert "unknown command 'fly'" in unknown["error"] and "set/+" in unknown["error"]
+    assert "malformed JSON" in malformed["error"]
+    specs = catalogue(_Owner)
+    assert required_role(specs, "set/b") == "expert" and required_role(specs, "go") == "operator"
+
+
+def test_router_runs_safety_orders_first_and_ignores_retained_commands() -> None:
+    async def scenario() -> tuple[list[str], list[dict]]:
+        router, sent = _router(frozenset({"safety"}))
+        router.on_message(Message("svc/cmd/go", b'{"user": "alice"}'))
+        router.on_message(Message("svc/cmd/go", b'{"user": "safety"}'))
+        router.on_message(Message("svc/cmd/go", b"", retain=True))
+        serving = asyncio.ensure_future(router.serve())
+        await asyncio.sleep(0.01)
+        serving.cancel()
+        return router.owner.order, sent  # type: ignore[attr-defined]
+
+    order, sent = asyncio.run(scenario())
+    assert order == ["go:safety", "go:alice"]
+    assert "retained" in sent[0]["error"] and len(sent) == 3

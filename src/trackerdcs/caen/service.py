@@ -71,7 +71,7 @@ class CaenService(Service):
             for cid, cc in sorted(self.cfg.channels.items())
         }
         self.publishers = {
-            cid: StatePublisher(self._send, f"{self.name}/channel/{cid}", self.deadbands,
+            cid: StatePublisher(self.bus, f"{self.name}/channel/{cid}", self.deadbands,
                                 stream=f"{self.name}/channels")
             for cid in self.channels
         }  # fmt: skip
@@ -80,9 +80,6 @@ class CaenService(Service):
             ch.hv.connect()
         self.log.info("%d channels (%d active) on prefix %s", len(self.channels),
                       sum(ch.active for ch in self.channels.values()), self.cfg.prefix)  # fmt: skip
-
-    def _send(self, topic: str, data: dict[str, Any], retain: bool) -> None:
-        self.bus.publish_state(topic, data, retain=retain)
 
     async def main(self) -> None:
         self._build_channels()
@@ -248,35 +245,25 @@ class CaenService(Service):
             raise Refused(f"{self.procedures.name} in progress")
         return {"channels": ids, "lv": "off", "sequence": "HV ramp-down first"}
 
-    def _set(self, side: str, param: str, cmd: Command, value: float) -> dict[str, Any]:
+    @command("setv/lv/+", Number, help="LV set voltage, V")
+    @command("setv/hv/+", Number, help="HV set voltage, V")
+    @command("seti/lv/+", Number, help="LV current limit, A")
+    @command("seti/hv/+", Number, help="HV current limit, µA")
+    def set_value(self, cmd: Command, body: Number) -> dict[str, Any]:
+        kind, side = cmd.name.split("/")[:2]
+        param = "V0Set" if kind == "setv" else "I0Set"
         cid = self._cid(cmd)
         lim = self.cfg.limits(cid)
         top = {
             ("lv", "V0Set"): lim.lv_vmax, ("lv", "I0Set"): lim.lv_imax,
             ("hv", "V0Set"): lim.hv_vmax, ("hv", "I0Set"): lim.hv_imax,
         }[(side, param)]  # fmt: skip
-        limits.check(f"{side.upper()} {param}", value, top, UNITS[(side, param)])
+        limits.check(f"{side.upper()} {param}", body.value, top, UNITS[(side, param)])
         try:
-            self.channels[cid].side(side).put(param, value)
+            self.channels[cid].side(side).put(param, body.value)
         except ConnectionError as exc:
             raise Refused(str(exc)) from None
-        return {"channel": cid, side: {param: value}}
-
-    @command("setv/lv/+", Number, help="LV set voltage, V")
-    def setv_lv(self, cmd: Command, body: Number) -> dict[str, Any]:
-        return self._set("lv", "V0Set", cmd, body.value)
-
-    @command("setv/hv/+", Number, help="HV set voltage, V")
-    def setv_hv(self, cmd: Command, body: Number) -> dict[str, Any]:
-        return self._set("hv", "V0Set", cmd, body.value)
-
-    @command("seti/lv/+", Number, help="LV current limit, A")
-    def seti_lv(self, cmd: Command, body: Number) -> dict[str, Any]:
-        return self._set("lv", "I0Set", cmd, body.value)
-
-    @command("seti/hv/+", Number, help="HV current limit, µA")
-    def seti_hv(self, cmd: Command, body: Number) -> dict[str, Any]:
-        return self._set("hv", "I0Set", cmd, body.value)
+        return {"channel": cid, side: {param: body.value}}
 
     def _off(self, ch: Channel, side: str) -> bool:
         try:
@@ -347,7 +334,7 @@ class CaenService(Service):
         return self._start_sequence(SAFE_OFF, list(self.channels.values()), reason)
 
     def _start_sequence(self, name: str, targets: list[Channel], reason: str) -> bool:
-        if self.procedures.running and (name != SAFE_OFF or self.procedures.name == SAFE_OFF):
+        if not self.procedures.can_start(name):
             return False
         # HV off is written at once, before the procedure starts: the latency that counts
         for ch in targets:

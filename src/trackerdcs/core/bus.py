@@ -232,6 +232,11 @@ class Bus:
                     log.exception("handler for %s failed", msg.topic)
 
     # -- request / reply -------------------------------------------------------------------
+    def expect_replies(self, service: str) -> None:
+        """Subscribe to `<service>/reply` from the start, so that the first `request` to it
+        does not wait for a SUBACK (the interlock path)."""
+        self._reply_topics.add(topics.reply(service))
+
     def _on_reply(self, msg: Message) -> None:
         try:
             reply = msg.json()
@@ -252,7 +257,7 @@ class Bus:
             raise ConnectionError(f"bus not connected: cannot send {service}/{command}")
         reply_topic = topics.reply(service)
         if reply_topic not in self._reply_topics:
-            self._reply_topics.add(reply_topic)
+            self.expect_replies(service)
             assert self._client is not None
             await self._client.subscribe(reply_topic, qos=1)
         cid = f"{self.service or 'req'}-{uuid.uuid4().hex[:10]}"

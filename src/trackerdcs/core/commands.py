@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from trackerdcs.core import payload as pl
 from trackerdcs.core import topics
+from trackerdcs.core.bus import Message
 
 Role = Literal["viewer", "operator", "expert"]
 M = TypeVar("M", bound=BaseModel)
@@ -79,10 +80,6 @@ class Number(BaseModel):
         return f
 
 
-class AlarmRef(BaseModel):
-    alarm: str
-
-
 @dataclass
 class Command:
     name: str
@@ -98,11 +95,8 @@ class Command:
         data: Any = self.data if self.data else {}
         if not self.data and self.value is not None:
             data = {"value": self.value}
-        if "value" not in data and "value" in model.model_fields:
-            for alias in ("state", "setpoint", "alarm"):
-                if alias in data and alias not in model.model_fields:
-                    data = {**data, "value": data[alias]}
-                    break
+        if "value" not in data and "state" in data and "value" in model.model_fields:
+            data = {**data, "value": data["state"]}  # {"state": "on"} as the reference UI sends
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -208,58 +202,63 @@ Sender = Callable[[str, dict[str, Any]], None]
 
 
 class CommandRouter:
-    """Routes `<service>/cmd/<pattern>` to declared handlers, one at a time, and replies."""
+    """Routes `<service>/cmd/<pattern>` to declared handlers, one at a time, and replies.
+    Commands from `first_from` (the safety service) go before everything waiting."""
 
-    def __init__(self, service: str, send: Sender, log: logging.Logger | None = None):
+    def __init__(self, service: str, send: Sender, owner: object,
+                 first_from: frozenset[str] = frozenset(),
+                 log: logging.Logger | None = None):  # fmt: skip
         self.service = service
         self.send = send
+        self.owner = owner
+        self.first_from = first_from
         self.log = log or logging.getLogger(f"trackerdcs.{service}")
-        self.routes: list[tuple[CommandSpec, Handler]] = []
-        self.listeners: list[Callable[[Command, dict[str, Any]], None]] = []
-        self._queue: asyncio.PriorityQueue[tuple[int, int, str, bytes]] = asyncio.PriorityQueue()
+        self.routes = declared(owner)
+        self._queue: asyncio.PriorityQueue[tuple[int, int, Command]] = asyncio.PriorityQueue()
         self._seq = itertools.count()
-        self.owner: Any = None
-
-    def add_from(self, obj: object) -> None:
-        self.owner = self.owner or obj
-        self.routes.extend(declared(obj))
-
-    def add(self, pattern: str, handler: Handler, help: str = "", **kw: Any) -> None:
-        self.routes.append((CommandSpec(pattern, help=help, **kw), handler))
 
     def known(self) -> list[str]:
         return [s.pattern for s, _h in self.routes]
 
     # -- input (on the loop, must not block) ----------------------------------------------
-    def on_message(self, topic: str, raw: bytes, retain: bool) -> None:
-        name = topic.split("/cmd/", 1)[1] if "/cmd/" in topic else ""
-        if retain:
+    def on_message(self, msg: Message) -> None:
+        name = msg.topic.split("/cmd/", 1)[1] if "/cmd/" in msg.topic else ""
+        if msg.retain:
             # a retained command is an old order replayed by the broker: never act on it
-            self.log.warning("ignored retained command on %s", topic)
+            self.log.warning("ignored retained command on %s", msg.topic)
             self._reply(
                 Command(name=name),
                 ok=False,
                 error="retained commands are ignored; publish commands without retain",
             )
             return  # fmt: skip
-        # the safety service's orders go before everything waiting
-        first = 0 if b'"user":"safety"' in raw.replace(b" ", b"") else 1
-        self._queue.put_nowait((first, next(self._seq), name, raw))
+        try:
+            cmd = parse(name, msg.payload)
+        except BadCommand as exc:
+            self.log.warning("bad command %s: %s", name, exc)
+            self._reply(Command(name=name, raw=msg.payload), ok=False, error=str(exc))
+            return
+        first = 0 if cmd.user in self.first_from else 1
+        self._queue.put_nowait((first, next(self._seq), cmd))
 
     async def serve(self) -> None:
         """Run queued commands one at a time, forever."""
         while True:
-            _prio, _seq, name, raw = await self._queue.get()
-            await self.handle(name, raw)
+            _prio, _seq, cmd = await self._queue.get()
+            await self.run(cmd)
 
-    # -- execution -------------------------------------------------------------------------
     async def handle(self, name: str, raw: bytes) -> dict[str, Any]:
-        """Run one command and publish the reply; returns the reply."""
+        """Parse and run one command now; returns the reply (also published)."""
         try:
             cmd = parse(name, raw)
         except BadCommand as exc:
-            self.log.warning("bad command %s: %s", name, exc)
             return self._reply(Command(name=name, raw=raw), ok=False, error=str(exc))
+        return await self.run(cmd)
+
+    # -- execution -------------------------------------------------------------------------
+    async def run(self, cmd: Command) -> dict[str, Any]:
+        """Run one parsed command and publish the reply; returns the reply."""
+        name = cmd.name
         route = next(((s, h) for s, h in self.routes if topics.matches(s.pattern, name)), None)
         if route is None:
             error = f"unknown command '{name}'; known: {', '.join(self.known())}"
@@ -305,6 +304,4 @@ class CommandRouter:
         if result is not None:
             reply["result"] = result
         self.send(topics.reply(self.service), reply)
-        for listener in self.listeners:
-            listener(cmd, reply)
         return reply

@@ -39,9 +39,9 @@ class Device:
     async def close(self) -> None:
         """Release the transport (must not raise)."""
 
-    def derive(self) -> str:
-        """The state, from read-back only."""
-        return "CONNECTED"
+    def derive(self) -> tuple[str, str]:
+        """(state, why), from read-back only."""
+        return "CONNECTED", ""
 
 
 class Link:

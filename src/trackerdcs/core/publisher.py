@@ -6,8 +6,10 @@ is forced (a reconnect, a `refresh`, the periodic full republish every `heartbea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
+
+from trackerdcs.core.bus import Bus
 
 
 def moved(new: Mapping[str, Any], old: Mapping[str, Any], deadbands: Mapping[str, float]) -> bool:
@@ -30,10 +32,9 @@ def moved(new: Mapping[str, Any], old: Mapping[str, Any], deadbands: Mapping[str
 class StatePublisher:
     """One retained JSON state topic (and optionally a non-retained stream copy)."""
 
-    def __init__(self, send: Callable[[str, dict[str, Any], bool], None], topic: str,
-                 deadbands: Mapping[str, float] | None = None,
+    def __init__(self, bus: Bus, topic: str, deadbands: Mapping[str, float] | None = None,
                  stream: str | None = None):  # fmt: skip
-        self.send = send
+        self.bus = bus
         self.topic = topic
         self.deadbands = dict(deadbands or {})
         self.stream = stream
@@ -44,6 +45,6 @@ class StatePublisher:
             return False
         self.last = data
         if self.stream:
-            self.send(self.stream, data, False)
-        self.send(self.topic, data, True)
+            self.bus.publish_state(self.stream, data, retain=False)
+        self.bus.publish_state(self.topic, data)
         return True

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from trackerdcs.config.model import Stand
 from trackerdcs.core import payload as pl
-from trackerdcs.core import topics
+from trackerdcs.core import peers, topics
 from trackerdcs.core.alarms import Alarm, AlarmCommands, AlarmTable
 from trackerdcs.core.bus import Bus, Message
 from trackerdcs.core.commands import Command, CommandRouter, command
@@ -54,12 +54,11 @@ class Service(AlarmCommands):
         self.log = logging.getLogger(f"trackerdcs.{self.name}")
         self.bus = Bus(stand.bus, service=self.name)
         self.alarms = AlarmTable(self.name, self._publish_alarm)
-        self.commands = CommandRouter(self.name, self._send_reply, self.log)
-        self.commands.add_from(self)
-        self.bus.subscribe(
-            topics.cmd(self.name), lambda m: self.commands.on_message(m.topic, m.payload, m.retain)
+        self.commands = CommandRouter(
+            self.name, self.bus.publish, self, frozenset({peers.safety(stand)}), self.log
         )
-        self.bus.on_connect(self.on_connect)  # fmt: skip
+        self.bus.subscribe(topics.cmd(self.name), self.commands.on_message)
+        self.bus.on_connect(self.on_connect)
         self.started = pl.now()
         self._jobs: list[tuple[float, Job]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -104,9 +103,6 @@ class Service(AlarmCommands):
 
     def _publish_alarm(self, a: Alarm) -> None:
         self.bus.publish(topics.alarm(a.name), a.payload(), retain=True)
-
-    def _send_reply(self, topic: str, reply: dict[str, Any]) -> None:
-        self.bus.publish(topic, reply)
 
     @command("ping", role="viewer", help="answer with uptime")
     def ping(self, cmd: Command) -> dict[str, Any]:

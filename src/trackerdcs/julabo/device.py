@@ -62,7 +62,7 @@ class Chiller(Device):
         async with self.io:
             await asyncio.to_thread(self.line.write, line)
 
-    def state(self) -> tuple[str, str]:
+    def derive(self) -> tuple[str, str]:
         code = self.status_code.value
         if code is None:
             return "CONNECTED", ""

@@ -50,7 +50,7 @@ class JulaboService(Service):
         self.link = Link(self.chiller, self.alarms, f"{self.name}.comm", self.cfg.poll,
                          self.publish, self.cfg.reconnect_max, self.log)  # fmt: skip
         self.status = StatePublisher(
-            self._send,
+            self.bus,
             f"{self.name}/status",
             {s.name: s.deadband for s in self.chiller.signals().values()},
         )
@@ -59,9 +59,6 @@ class JulaboService(Service):
             for env in peers.environment(stand):
                 self.subscribe(f"{env}/+", self._on_sensor)
         self.every(self.cfg.heartbeat, lambda: self.publish(force=True))
-
-    def _send(self, topic: str, data: dict[str, Any], retain: bool) -> None:
-        self.bus.publish_state(topic, data, retain=retain)
 
     async def main(self) -> None:
         await self.link.run()
@@ -77,7 +74,7 @@ class JulaboService(Service):
     def fsm(self) -> tuple[str, str]:
         if not self.link.connected:
             return "DISCONNECTED", self.link.error
-        return self.chiller.state()
+        return self.chiller.derive()
 
     def publish(self, force: bool = False) -> None:
         state, message = self.fsm()

@@ -27,8 +27,11 @@ class Procedures:
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
 
+    def can_start(self, name: str) -> bool:
+        return not self.running or (name == SAFE_OFF and self.name != SAFE_OFF)
+
     def start(self, name: str, body: Coroutine[Any, Any, Any]) -> bool:
-        if self.running and (name != SAFE_OFF or self.name == SAFE_OFF):
+        if not self.can_start(name):
             body.close()
             return False
         if self.running:

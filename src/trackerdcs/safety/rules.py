@@ -75,6 +75,24 @@ class Rule(Protocol):
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]: ...
 
 
+class Held:
+    """How long each condition has held without a break: the grace timers of a rule."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, float] = {}
+
+    def reset(self, key: str) -> None:
+        self._since.pop(key, None)
+
+    def duration(self, key: str, now: float) -> float:
+        return now - self._since.setdefault(key, now)
+
+
+def escalate(held: float, limit: float | None) -> str:
+    """WARNING at once, ACTION once the condition has held `limit` s (never without one)."""
+    return ACTION if limit is not None and held >= limit else WARNING
+
+
 class Dewpoint:
     """Margin = coldest surface − highest dew point of the air around it (K)."""
 
@@ -147,7 +165,7 @@ class Chiller:
     def __init__(self, cfg: ChillerRule, names: list[str]):
         self.cfg = cfg
         self.names = names
-        self.bad_since: dict[str, float] = {}
+        self.bad = Held()
 
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
         out = []
@@ -160,11 +178,11 @@ class Chiller:
                 problem = f"chiller {st.fsm_state}" + (f": {st.message}" if st.message else "")
             key = "chiller" if len(self.names) == 1 else f"chiller.{name}"
             if not problem or not v.powered():
-                self.bad_since.pop(name, None)
+                self.bad.reset(name)
                 out.append(Verdict(key, OK, None, problem or "chiller running"))
                 continue
-            waited = v.now - self.bad_since.setdefault(name, v.now)
-            state = ACTION if waited >= self.cfg.grace else WARNING
+            waited = self.bad.duration(name, v.now)
+            state = escalate(waited, self.cfg.grace)
             why = (f"{problem} while modules are powered ({waited:.0f} s of "
                    f"{self.cfg.grace:g} s)")  # fmt: skip
             out.append(Verdict(key, state, round(waited, 1), why))
@@ -177,20 +195,19 @@ class Services:
     def __init__(self, cfg: ServicesRule, required: list[str]):
         self.cfg = cfg
         self.required = required
-        self.offline_since: dict[str, float] = {}
+        self.offline = Held()
 
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
         if v.uptime < 3:  # `online` of the others arrives as retained messages
             return []
         out = []
-        limit = self.cfg.action_after
         for svc in self.required:
             key = f"service.{svc}"
             if v.online.get(svc, False):
-                self.offline_since.pop(svc, None)
+                self.offline.reset(svc)
                 out.append(Verdict(key, OK, None, f"{svc} online"))
                 continue
-            gone = v.now - self.offline_since.setdefault(svc, v.now)
-            state = ACTION if limit is not None and gone >= limit else WARNING
+            gone = self.offline.duration(svc, v.now)
+            state = escalate(gone, self.cfg.action_after)
             out.append(Verdict(key, state, round(gone, 1), f"{svc} offline for {gone:.0f} s"))
         return out

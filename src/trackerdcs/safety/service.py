@@ -68,8 +68,10 @@ class SafetyService(Service):
             self.subscribe(f"{env}/+", self._on_sensor)
         for svc in self.power:
             self.subscribe(f"{svc}/status", self._on_power)
+            self.bus.expect_replies(svc)
         for svc in self.cooling:
             self.subscribe(f"{svc}/status", self._on_cooling)
+            self.bus.expect_replies(svc)
         self.subscribe("+/online", self._on_online)
         self.subscribe("alarms/+", self._on_alarm)
         self.every(0.25, self.evaluate)
@@ -166,8 +168,17 @@ class SafetyService(Service):
                 self._send(svc, "useSP", {"setpoint": a.chiller_setpoint})
 
     def _send(self, service: str, name: str, body: dict[str, Any]) -> None:
-        body = {"id": f"safety-{pl.now():.3f}", "user": "safety", **body}
-        self.bus.publish(f"{service}/cmd/{name}", body)
+        self.spawn(self._order(service, name, body), f"{service}/{name}")
+
+    async def _order(self, service: str, name: str, body: dict[str, Any]) -> None:
+        """Send an order and log what became of it: a refused safe_off must be seen."""
+        try:
+            reply = await self.bus.request(service, name, body, self.cfg.actions.retry)
+        except (TimeoutError, ConnectionError) as exc:
+            self.log.error("%s/%s: no reply (%s)", service, name, exc or "timeout")
+            return
+        if not reply.get("ok"):
+            self.log.error("%s refused %s: %s", service, name, reply.get("error"))
 
     # -- output ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

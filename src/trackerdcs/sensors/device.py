@@ -44,8 +44,11 @@ class Sensor(Device):
             return round(dewpoint(t, min(h, 100.0)), 3)
         return self.board_dew.value
 
-    def derive(self) -> str:
-        return "OK" if self.ts is not None else "NO_DATA"
+    def derive(self) -> tuple[str, str]:
+        if self.ts is not None:
+            return "OK", ""
+        missing = [s.name for s in self.expected() if s.ts is None]
+        return "NO_DATA", f"no reading of {', '.join(missing)}"
 
     def payload(self) -> dict[str, Any]:
         return {

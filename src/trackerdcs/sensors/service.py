@@ -60,7 +60,7 @@ class SensorsService(Service):
         self.publish_state("status", {
             "sensors": sorted(self.sensors),
             "errors": {n: s.errors for n, s in self.sensors.items()},
-            "states": {n: s.derive() for n, s in self.sensors.items()},
+            "states": {n: s.derive()[0] for n, s in self.sensors.items()},
         })  # fmt: skip
 
     @command("refresh", role="viewer", help="republish every sensor")

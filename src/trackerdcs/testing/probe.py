@@ -82,12 +82,4 @@ class Probe:
         self, service: str, name: str, payload: Any = None, timeout: float = 10.0
     ) -> dict[str, Any]:
         """Send a command with an id and return its reply."""
-        cid = uuid.uuid4().hex[:10]
-        body: dict[str, Any] = {"id": cid}
-        if isinstance(payload, dict):
-            body.update(payload)
-        elif payload is not None:
-            body["value"] = payload
-        start = self.mark()
-        self.bus.publish(f"{service}/cmd/{name}", body)
-        return self.wait_json(f"{service}/reply", lambda r: r.get("id") == cid, timeout, start)
+        return self.bus.request(service, name, payload, timeout)

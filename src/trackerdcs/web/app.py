@@ -3,10 +3,8 @@ history from the historian, and the audit log."""
 
 # FastAPI resolves annotations at runtime: no `from __future__ import annotations` here.
 
-import asyncio
 import secrets
 import time
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +16,10 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocketDisconnect
 
 from trackerdcs.config.model import Stand
+from trackerdcs.core import peers
 from trackerdcs.core.bus import Bus
+from trackerdcs.core.commands import CommandSpec, catalogue, required_role
+from trackerdcs.core.registry import families, load
 from trackerdcs.storage.historian import HistorianError, open_historian
 from trackerdcs.web.audit import AuditLog
 from trackerdcs.web.config import WebConfig
@@ -27,7 +28,16 @@ from trackerdcs.web.users import Users, rank
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "trackerdcs_session"
-EXPERT_COMMANDS = ("reload",)
+
+
+def command_roles(stand: Stand) -> dict[str, dict[str, CommandSpec]]:
+    """service topic root -> its declared commands (with the role each needs)."""
+    out: dict[str, dict[str, CommandSpec]] = {}
+    for name, fam in families().items():
+        root = peers.service_name(stand, name)
+        if root and fam.service:
+            out[root] = catalogue(load(fam.service))
+    return out
 
 
 class Login(BaseModel):
@@ -53,6 +63,7 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
     audit = AuditLog(data / "audit.sqlite")
     signer = URLSafeTimedSerializer(_secret(data), salt="session")
     historian = open_historian(stand)
+    roles = command_roles(stand)
     max_age = int(cfg.session_hours * 3600)
 
     def session(request: Request) -> dict[str, str]:
@@ -85,32 +96,27 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
         return s
 
     @app.get("/api/state")
-    def state(s: SessionDep) -> dict[str, Any]:
+    async def state(s: SessionDep) -> dict[str, Any]:
         return {"ts": time.time(), "topics": live.snapshot()}
 
     @app.post("/api/cmd/{service}/{command:path}")
     async def command(s: SessionDep, service: str, command: str,
                       payload: Annotated[Any, Body()] = None) -> JSONResponse:  # fmt: skip
-        need = "expert" if command.split("/")[0] in EXPERT_COMMANDS else "operator"
+        need = required_role(roles.get(service, {}), command)
         if rank(s["role"]) < rank(need):
             audit.record(s["user"], s["role"], service, command, payload, False,
                          f"forbidden for role {s['role']}")  # fmt: skip
             raise HTTPException(403, f"{command} needs the {need} role; you are {s['role']}")
-        cid = f"web-{uuid.uuid4().hex[:10]}"
-        body: dict[str, Any] = {"id": cid, "user": s["user"]}
-        if isinstance(payload, dict):
-            body = {**payload, **body}
-        elif payload is not None:
-            body["value"] = payload
-        fut = live.expect_reply(cid)
-        bus.publish(f"{service}/cmd/{command}", body)
         try:
-            reply = await asyncio.wait_for(fut, cfg.command_timeout)
-        except TimeoutError:
-            live.forget(cid)
-            err = f"no reply from {service} within {cfg.command_timeout:g} s (is it online?)"
+            reply = await bus.request(service, command, payload, cfg.command_timeout, s["user"])
+        except (TimeoutError, ConnectionError) as exc:
+            err = (
+                str(exc)
+                if isinstance(exc, ConnectionError)
+                else f"no reply from {service} within {cfg.command_timeout:g} s (is it online?)"
+            )
             audit.record(s["user"], s["role"], service, command, payload, None, err)
-            return JSONResponse({"id": cid, "ok": False, "error": err}, status_code=504)
+            return JSONResponse({"ok": False, "error": err}, status_code=504)  # fmt: skip
         audit.record(s["user"], s["role"], service, command, payload, reply.get("ok"),
                      reply.get("error"))  # fmt: skip
         return JSONResponse(reply)
