@@ -23,9 +23,9 @@ from trackerdcs.core.commands import (
 from trackerdcs.core.publisher import moved
 from trackerdcs.core.registry import COOLING, ENVIRONMENT, POWER, families
 from trackerdcs.core.signal import Signal, wait_for
-from trackerdcs.safety.config import DewpointRule, StaleRule
+from trackerdcs.safety.config import ChillerRule, DewpointRule, ServicesRule, StaleRule
 from trackerdcs.safety.levels import ACTION, OK, WARNING, grade
-from trackerdcs.safety.rules import Dewpoint, Stale, View
+from trackerdcs.safety.rules import Chiller, Dewpoint, Services, Stale, View
 
 OVC = 1 << 3
 
@@ -263,3 +263,30 @@ def test_router_runs_safety_orders_first_and_ignores_retained_commands() -> None
     order, sent = asyncio.run(scenario())
     assert order == ["go:safety", "go:alice"]
     assert "retained" in sent[0]["error"] and len(sent) == 3
+
+
+def test_chiller_rule_waits_out_its_grace_only_while_modules_are_powered() -> None:
+    rule = Chiller(ChillerRule(grace=120), ["julabo"])
+    v = view()
+    v.online = {"julabo": True, "dcs": True}
+    v.cooling = {"julabo": contracts.ChillerStatus(fsm_state="OFF")}
+    v.power = {"dcs": contracts.PowerStatus(channels={"1": "LV_OFF"})}
+    assert rule.evaluate(v, {})[0].state == OK  # nothing powered: a stopped chiller is fine
+    v.power["dcs"].channels["1"] = "LV_ON"
+    assert rule.evaluate(v, {})[0].state == WARNING
+    v.now += 121
+    [verdict] = rule.evaluate(v, {})
+    assert verdict.state == ACTION and "action after 120 s" in verdict.message
+
+
+def test_services_rule_warns_at_once_and_acts_only_with_a_limit() -> None:
+    warn_only = Services(ServicesRule(), ["julabo"])
+    acting = Services(ServicesRule(action_after=30), ["julabo"])
+    v = view()
+    assert warn_only.evaluate(v, {})[0].state == WARNING
+    assert acting.evaluate(v, {})[0].state == WARNING
+    v.now += 31
+    assert warn_only.evaluate(v, {})[0].state == WARNING
+    assert acting.evaluate(v, {})[0].state == ACTION
+    v.online["julabo"] = True
+    assert acting.evaluate(v, {})[0].state == OK

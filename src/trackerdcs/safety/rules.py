@@ -76,21 +76,21 @@ class Rule(Protocol):
 
 
 class Held:
-    """How long each condition has held without a break: the grace timers of a rule."""
+    """Grace timers: how long each condition has held without a break, and the verdict —
+    WARNING at once, ACTION once it has held `limit` s (never without a limit)."""
 
     def __init__(self) -> None:
         self._since: dict[str, float] = {}
 
-    def reset(self, key: str) -> None:
-        self._since.pop(key, None)
-
-    def duration(self, key: str, now: float) -> float:
-        return now - self._since.setdefault(key, now)
-
-
-def escalate(held: float, limit: float | None) -> str:
-    """WARNING at once, ACTION once the condition has held `limit` s (never without one)."""
-    return ACTION if limit is not None and held >= limit else WARNING
+    def judge(self, key: str, bad: bool, now: float, limit: float | None, ok: str,
+              why: str) -> Verdict:  # fmt: skip
+        if not bad:
+            self._since.pop(key, None)
+            return Verdict(key, OK, None, ok)
+        held = now - self._since.setdefault(key, now)
+        state = ACTION if limit is not None and held >= limit else WARNING
+        after = f" (action after {limit:g} s)" if limit is not None else ""
+        return Verdict(key, state, round(held, 1), f"{why} for {held:.0f} s{after}")
 
 
 class Dewpoint:
@@ -177,15 +177,9 @@ class Chiller:
             elif st.fsm_state != "ON":
                 problem = f"chiller {st.fsm_state}" + (f": {st.message}" if st.message else "")
             key = "chiller" if len(self.names) == 1 else f"chiller.{name}"
-            if not problem or not v.powered():
-                self.bad.reset(name)
-                out.append(Verdict(key, OK, None, problem or "chiller running"))
-                continue
-            waited = self.bad.duration(name, v.now)
-            state = escalate(waited, self.cfg.grace)
-            why = (f"{problem} while modules are powered ({waited:.0f} s of "
-                   f"{self.cfg.grace:g} s)")  # fmt: skip
-            out.append(Verdict(key, state, round(waited, 1), why))
+            out.append(self.bad.judge(key, bool(problem) and v.powered(), v.now, self.cfg.grace,
+                                      problem or "chiller running",
+                                      f"{problem} while modules are powered"))  # fmt: skip
         return out
 
 
@@ -202,12 +196,7 @@ class Services:
             return []
         out = []
         for svc in self.required:
-            key = f"service.{svc}"
-            if v.online.get(svc, False):
-                self.offline.reset(svc)
-                out.append(Verdict(key, OK, None, f"{svc} online"))
-                continue
-            gone = self.offline.duration(svc, v.now)
-            state = escalate(gone, self.cfg.action_after)
-            out.append(Verdict(key, state, round(gone, 1), f"{svc} offline for {gone:.0f} s"))
+            out.append(self.offline.judge(
+                f"service.{svc}", not v.online.get(svc, False), v.now, self.cfg.action_after,
+                f"{svc} online", f"{svc} offline"))  # fmt: skip
         return out
