@@ -13,6 +13,7 @@ from pathlib import Path
 
 from trackerdcs.caen.config import CaenConfig
 from trackerdcs.caen.protocol import pv_base
+from trackerdcs.testing.processes import stop_process
 
 
 def ca_env(cfg: CaenConfig) -> dict[str, str]:
@@ -77,13 +78,8 @@ class SimIOC:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            self.proc.send_signal(signal.SIGCONT)  # a paused IOC cannot act on SIGTERM
+        stop_process(self.proc)
         self.proc = None
 
 

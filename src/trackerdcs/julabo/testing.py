@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from trackerdcs.testing.mosquitto import wait_port
+from trackerdcs.testing.processes import stop_process
 
 
 class Proc:
@@ -23,15 +24,8 @@ class Proc:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            self.proc = None
+        stop_process(self.proc)
+        self.proc = None
 
     def kill(self) -> None:
         if self.proc is not None:

@@ -52,6 +52,10 @@ class View:
             return self.uptime
         return max(0.0, self.now - r.ts)
 
+    def selected(self, names: list[str]) -> list[str]:
+        """The sensors a rule names, or every sensor of the stand."""
+        return names or list(self.kinds)
+
     def fresh(self, sensor: str) -> contracts.Reading | None:
         r = self.readings.get(sensor)
         if r is None or self.age(sensor) > self.stale_after:
@@ -93,11 +97,11 @@ class Held:
         return Verdict(key, state, round(held, 1), f"{why} for {held:.0f} s{after}")
 
 
+@dataclass
 class Dewpoint:
     """Margin = coldest surface − highest dew point of the air around it (K)."""
 
-    def __init__(self, cfg: DewpointRule):
-        self.cfg = cfg
+    cfg: DewpointRule
 
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
         r = self.cfg
@@ -123,14 +127,14 @@ class Dewpoint:
                         f"dew point {dew:.1f} °C ({dname})")]  # fmt: skip
 
 
+@dataclass
 class Overtemp:
-    def __init__(self, cfg: OvertempRule):
-        self.cfg = cfg
+    cfg: OvertempRule
 
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
         r = self.cfg
         out = []
-        for n in r.sensors or list(v.kinds):
+        for n in v.selected(r.sensors):
             x = v.fresh(n)
             if x is None or x.temperature is None:
                 continue  # the stale rule covers missing data
@@ -141,41 +145,45 @@ class Overtemp:
         return out
 
 
+@dataclass
 class Stale:
     """A sensor whose reading is older than the limits counts as unsafe."""
 
-    def __init__(self, cfg: StaleRule):
-        self.cfg = cfg
+    cfg: StaleRule
 
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
-        r = self.cfg
-        out = []
-        for n in r.sensors or list(v.kinds):
-            age = v.age(n)
-            state = ACTION if age > r.action else WARNING if age > r.warning else OK
-            seen = "never seen" if n not in v.readings else f"silent for {age:.0f} s"
-            msg = f"sensor {n} {seen}" if state != OK else f"sensor {n} current"
-            out.append(Verdict(f"stale.{n}", state, round(age, 1), msg))
-        return out
+        return [self.judge(v, n) for n in v.selected(self.cfg.sensors)]
+
+    def judge(self, v: View, n: str) -> Verdict:
+        r, age = self.cfg, v.age(n)
+        state = ACTION if age > r.action else WARNING if age > r.warning else OK
+        seen = "never seen" if n not in v.readings else f"silent for {age:.0f} s"
+        msg = f"sensor {n} {seen}" if state != OK else f"sensor {n} current"
+        return Verdict(f"stale.{n}", state, round(age, 1), msg)
 
 
+def cooling_problem(v: View, name: str) -> str:
+    """What is wrong with cooling service `name` ("" when it runs)."""
+    if not v.online.get(name, False):
+        return f"{name} service offline"
+    st = v.cooling.get(name, contracts.ChillerStatus())
+    if st.fsm_state != "ON":
+        return f"chiller {st.fsm_state}" + (f": {st.message}" if st.message else "")
+    return ""
+
+
+@dataclass
 class Chiller:
     """Cooling stopped, in alarm or gone while modules are powered (after a grace time)."""
 
-    def __init__(self, cfg: ChillerRule, names: list[str]):
-        self.cfg = cfg
-        self.names = names
-        self.bad = Held()
+    cfg: ChillerRule
+    names: list[str]
+    bad: Held = field(default_factory=Held)
 
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
         out = []
         for name in self.names:
-            st = v.cooling.get(name, contracts.ChillerStatus())
-            problem = ""
-            if not v.online.get(name, False):
-                problem = f"{name} service offline"
-            elif st.fsm_state != "ON":
-                problem = f"chiller {st.fsm_state}" + (f": {st.message}" if st.message else "")
+            problem = cooling_problem(v, name)
             key = "chiller" if len(self.names) == 1 else f"chiller.{name}"
             out.append(self.bad.judge(key, bool(problem) and v.powered(), v.now, self.cfg.grace,
                                       problem or "chiller running",
@@ -183,20 +191,17 @@ class Chiller:
         return out
 
 
+@dataclass
 class Services:
     """A required service offline warns at once and acts after `action_after` s (if set)."""
 
-    def __init__(self, cfg: ServicesRule, required: list[str]):
-        self.cfg = cfg
-        self.required = required
-        self.offline = Held()
+    cfg: ServicesRule
+    required: list[str]
+    offline: Held = field(default_factory=Held)
 
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
         if v.uptime < 3:  # `online` of the others arrives as retained messages
             return []
-        out = []
-        for svc in self.required:
-            out.append(self.offline.judge(
-                f"service.{svc}", not v.online.get(svc, False), v.now, self.cfg.action_after,
-                f"{svc} online", f"{svc} offline"))  # fmt: skip
-        return out
+        return [self.offline.judge(f"service.{svc}", not v.online.get(svc, False), v.now,
+                                   self.cfg.action_after, f"{svc} online", f"{svc} offline")
+                for svc in self.required]  # fmt: skip

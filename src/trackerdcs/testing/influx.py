@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from trackerdcs.testing.mosquitto import free_port
+from trackerdcs.testing.processes import stop_process
 
 CONFIG = """reporting-disabled = true
 bind-address = "127.0.0.1:{rpc}"
@@ -74,14 +75,8 @@ class Influx:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            self.proc = None
+        stop_process(self.proc, 20)
+        self.proc = None
 
     def storage_yaml(self, database: str) -> str:
         url = f"influxdb://{self.username}@127.0.0.1:{self.port}/{database}"

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from trackerdcs.config.bus import BusConfig
+from trackerdcs.testing.processes import stop_process
 
 
 def free_port() -> int:
@@ -117,14 +118,8 @@ class Mosquitto:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            self.proc = None
+        stop_process(self.proc, 5)
+        self.proc = None
 
     def restart(self, down: float = 0.0) -> None:
         self.stop()

@@ -12,6 +12,19 @@ from trackerdcs.config.model import Stand
 from trackerdcs.runtime.plan import ProcessSpec, plan
 
 
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    """SIGTERM, wait, SIGKILL if it will not go; always reaped (no zombie is left)."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 class StandProcesses:
     def __init__(self, path: Path, stand: Stand, logdir: Path):
         self.specs: dict[str, ProcessSpec] = {s.name: s for s in plan(stand, path)}
@@ -38,11 +51,4 @@ class StandProcesses:
 
     def stop(self) -> None:
         for name in reversed(list(self.procs)):
-            p = self.procs.pop(name)
-            if p.poll() is None:
-                p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+            stop_process(self.procs.pop(name))
