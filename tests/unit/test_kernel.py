@@ -172,6 +172,26 @@ def test_wait_for_wakes_on_change_and_times_out() -> None:
     assert asyncio.run(scenario()) == (True, False)
 
 
+def test_wait_for_sees_a_change_that_lands_before_it_first_sleeps() -> None:
+    """Found by the interlock benchmark: a safe-off waited 120 s for a ramp-down that had
+    already happened, because its waiters registered one loop turn too late."""
+
+    async def scenario() -> bool:
+        s: Signal[float] = Signal("v")
+        checks: list[int] = []
+
+        def reached() -> bool:
+            if not checks:  # the change lands in the very next loop turn
+                asyncio.get_running_loop().call_soon(s.update, 3.0)
+            checks.append(1)
+            return s.value == 3.0
+
+        # the bug waited out the whole timeout (60 s here); the guard bounds the test
+        return await asyncio.wait_for(wait_for(s, reached, timeout=60), 10)
+
+    assert asyncio.run(scenario()) is True
+
+
 def view(**readings: contracts.Reading) -> View:
     return View(now=1000.0, uptime=100.0, kinds={"box": "coldbox", "lab": "ambient"},
                 readings=readings, stale_after=30.0)  # fmt: skip

@@ -79,13 +79,16 @@ class Signal(Generic[T]):
                 fut.set_result(None)
         self._waiters.clear()
 
-    async def changed(self) -> None:
+    def next_change(self) -> asyncio.Future[None]:
+        """A future done at the next change. Registered at once, not when first awaited:
+        a change arriving before the waiter runs must not be missed."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(fut)
-        try:
-            await fut
-        finally:
-            self._waiters.discard(fut)
+        return fut
+
+    def forget(self, fut: asyncio.Future[None]) -> None:
+        self._waiters.discard(fut)
+        fut.cancel()
 
 
 async def wait_for(
@@ -102,10 +105,11 @@ async def wait_for(
         left = deadline - loop.time()
         if left <= 0:
             return False
-        waits = [asyncio.ensure_future(s.changed()) for s in sigs]
+        waits = [(s, s.next_change()) for s in sigs]
         try:
-            await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([f for _s, f in waits], timeout=left,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
         finally:
-            for w in waits:
-                w.cancel()
+            for s, f in waits:
+                s.forget(f)
     return True
