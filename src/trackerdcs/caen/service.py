@@ -50,7 +50,7 @@ class CaenService(Service):
         if wd.timeout:
             self.subscribe(wd.heartbeat_topic, self.guard.on_heartbeat)
         self.subscribe(f"{peers.safety(stand)}/status", self.guard.on_safety_status)
-        self.procedures = Procedures(self.spawn, self._schedule)
+        self.procedures = Procedures(self.spawn, self._procedure_changed)
         self.channels: dict[int, Channel] = {}
         self.publishers: dict[int, StatePublisher] = {}
         self.fsm_state = "INIT"
@@ -162,7 +162,15 @@ class CaenService(Service):
             if state != self.fsm_state:
                 self.log.info("stand -> %s", state)
             self.fsm_state = state
-            self.publish_state("status", self.status())
+            self._publish_status()
+
+    def _publish_status(self) -> None:
+        self.publish_state("status", self.status())
+
+    def _procedure_changed(self) -> None:
+        # the status pairs the procedure with channel states read back now, not 10 ms ago
+        self._evaluate()
+        self._publish_status()
 
     def status(self) -> dict[str, Any]:
         return {

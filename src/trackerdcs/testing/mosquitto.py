@@ -74,6 +74,8 @@ class Mosquitto:
                     # a subscriber that must see everything (the recorder) may not lose messages
                     "max_queued_messages 0",
                     "max_inflight_messages 100",
+                    # interlock messages are small: send them at once (no Nagle delay)
+                    "set_tcp_nodelay true",
                     f"log_dest file {self.dir / 'mosquitto.log'}",
                     "",
                 ]
