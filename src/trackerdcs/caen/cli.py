@@ -7,7 +7,7 @@ import signal
 import sys
 from typing import Any
 
-from trackerdcs.cli.common import load_or_exit
+from trackerdcs.cli.common import load_section_or_exit
 
 
 def register(commands: Any, sim: Any) -> None:
@@ -18,10 +18,7 @@ def register(commands: Any, sim: Any) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    stand = load_or_exit(args.config)
-    if stand.caen is None:
-        print(f"{args.config} has no 'caen' section", file=sys.stderr)
-        return 2
+    stand = load_section_or_exit(args.config, "caen")
     if args.put_log:
         stand.caen.sim.put_log = args.put_log
     from trackerdcs.caen.simulator import serve

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Protocol
 
 from trackerdcs.config import ConfigError, Stand, load_stand
 from trackerdcs.config.bus import BusConfig
@@ -16,6 +19,31 @@ def load_or_exit(path: str | Path) -> Stand:
     except ConfigError as exc:
         print(f"invalid stand file:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def load_section_or_exit(path: str | Path, section: str) -> Stand:
+    """The stand, which must have `section` (exit 2 with the reason otherwise)."""
+    stand = load_or_exit(path)
+    if stand.section(section) is None:
+        print(f"{path} has no '{section}' section", file=sys.stderr)
+        raise SystemExit(2)
+    return stand
+
+
+class Simulator(Protocol):
+    stop: threading.Event
+
+    def run(self) -> None: ...
+
+
+def run_simulator(simulator: Simulator) -> int:
+    """Run a plain-loop simulator until SIGTERM or Ctrl-C."""
+    signal.signal(signal.SIGTERM, lambda *_: simulator.stop.set())
+    try:
+        simulator.run()
+    except KeyboardInterrupt:
+        simulator.stop.set()
+    return 0
 
 
 def add_bus_options(p: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import signal
 import sys
 from typing import Any
 
-from trackerdcs.cli.common import load_or_exit
+from trackerdcs.cli.common import load_section_or_exit
 
 
 def register(commands: Any, sim: Any) -> None:
@@ -26,10 +26,7 @@ def register(commands: Any, sim: Any) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    stand = load_or_exit(args.config)
-    if stand.julabo is None:
-        print(f"{args.config} has no 'julabo' section", file=sys.stderr)
-        return 2
+    stand = load_section_or_exit(args.config, "julabo")
     from trackerdcs.julabo import simulator
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 from typing import Any
 
-from trackerdcs.cli.common import load_or_exit
+from trackerdcs.cli.common import load_section_or_exit, run_simulator
 
 
 def register(commands: Any, sim: Any) -> None:
@@ -17,16 +15,7 @@ def register(commands: Any, sim: Any) -> None:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    stand = load_or_exit(args.config)
-    if stand.sensors is None:
-        print(f"{args.config} has no 'sensors' section", file=sys.stderr)
-        return 2
+    stand = load_section_or_exit(args.config, "sensors")
     from trackerdcs.sensors.simulator import SensorSimulator
 
-    simulator = SensorSimulator(stand)
-    signal.signal(signal.SIGTERM, lambda *_: simulator.stop.set())
-    try:
-        simulator.run()
-    except KeyboardInterrupt:
-        simulator.stop.set()
-    return 0
+    return run_simulator(SensorSimulator(stand))

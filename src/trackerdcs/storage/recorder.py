@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Collection
 from typing import Any
 
 from trackerdcs.config.model import StandBase
@@ -46,7 +47,8 @@ def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, f
     return out
 
 
-def to_points(topic: str, raw: bytes, sensors: str = "sensors") -> list[Point]:
+def to_points(topic: str, raw: bytes,
+              environment: Collection[str] = ("sensors",)) -> list[Point]:  # fmt: skip
     """The points one bus message carries (empty when it carries no number)."""
     parts = topic.split("/")
     text = raw.decode("utf-8", "replace").strip()
@@ -75,7 +77,7 @@ def to_points(topic: str, raw: bytes, sensors: str = "sensors") -> list[Point]:
             return []
         meas = f"{svc}.channel"
         tags = {"service": svc, "channel": _tag(cid), "module": _tag(data.get("module"))}
-    elif svc == sensors and len(parts) == 2 and parts[1] != "status":
+    elif svc in environment and len(parts) == 2 and parts[1] != "status":
         meas = "sensors"
         tags = {"sensor": parts[1], "location": _tag(data.get("location")),
                 "kind": _tag(data.get("kind"))}  # fmt: skip
@@ -96,8 +98,8 @@ class RecorderService(Service):
         super().__init__(stand, name)
         self.historian = open_historian(stand)
         self.backend = stand.storage.historian.split(":", 1)[0]
-        env = peers.environment(stand)
-        self.sensors_name = env[0] if env else "sensors"
+        # every environment service's readings go to the one `sensors` measurement
+        self.environment = frozenset(peers.environment(stand)) or frozenset({"sensors"})
         self.buffer = DiskBuffer(stand.data_dir / f"{self.name}-buffer",
                                  int(self.cfg.buffer_max_mb * 1024 * 1024))  # fmt: skip
         self._pending: list[Point] = []
@@ -119,7 +121,7 @@ class RecorderService(Service):
         if msg.topic.startswith(f"{self.name}/"):
             return  # our own status would feed back into itself
         try:
-            points = to_points(msg.topic, msg.payload, self.sensors_name)
+            points = to_points(msg.topic, msg.payload, self.environment)
         except ValueError:
             self.malformed += 1
             self.log.debug("malformed JSON on %s ignored", msg.topic)
