@@ -1,4 +1,4 @@
-"""Stand-file sections `storage` (where history and runs go) and `recorder`."""
+"""Stand-file sections `storage` (where history goes) and `recorder`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ class StorageConfig(StrictModel):
     )
     influx_password_env: str | None = Field(None, description="env variable with the password")
     influx_password_file: str | None = Field(None, description="file with the password")
-    run_store: str = Field("sqlite:///runs.sqlite")
 
     @field_validator("historian")
     @classmethod
