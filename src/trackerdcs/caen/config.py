@@ -92,7 +92,7 @@ class GlobalSettings(StrictModel):
 class Watchdog(StrictModel):
     """Go to the safe state alone when safety's heartbeat or the bus is gone this long."""
 
-    heartbeat_topic: str = "safety/heartbeat"
+    heartbeat_topic: str | None = Field(None, description="default: the safety service's")
     timeout: float | None = Field(30.0, gt=0, description="s; null disables the watchdog")
 
 

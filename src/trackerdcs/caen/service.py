@@ -46,9 +46,10 @@ class CaenService(Service):
         super().__init__(stand, name)
         configure_ca(self.cfg)
         wd = self.cfg.watchdog
-        self.guard = PowerGuard(wd.timeout, wd.heartbeat_topic)
+        heartbeat = wd.heartbeat_topic or peers.heartbeat_topic(stand)
+        self.guard = PowerGuard(wd.timeout, heartbeat)
         if wd.timeout:
-            self.subscribe(wd.heartbeat_topic, self.guard.on_heartbeat)
+            self.subscribe(heartbeat, self.guard.on_heartbeat)
         self.subscribe(f"{peers.safety(stand)}/status", self.guard.on_safety_status)
         self.procedures = Procedures(self.spawn, self._procedure_changed)
         self.channels: dict[int, Channel] = {}

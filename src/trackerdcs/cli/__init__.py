@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import pkgutil
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import trackerdcs
 from trackerdcs import __version__
 from trackerdcs.cli import client, stand
+from trackerdcs.cli.common import run_plain_simulator
+from trackerdcs.core.registry import families
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
             and any((Path(p) / info.name / "cli.py").exists() for p in trackerdcs.__path__)
         ):
             importlib.import_module(f"trackerdcs.{info.name}.cli").register(commands, sim)
+    for fam in families().values():
+        if fam.plain_simulator:
+            p = sim.add_parser(fam.name, help=f"simulated {fam.name} (its stand-file section)")
+            p.add_argument("--config", "-c", required=True, help="stand file")
+            p.set_defaults(func=functools.partial(run_plain_simulator, fam))
     return parser
 
 

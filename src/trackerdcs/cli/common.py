@@ -11,6 +11,7 @@ from typing import Protocol
 
 from trackerdcs.config import ConfigError, Stand, load_stand
 from trackerdcs.config.bus import BusConfig
+from trackerdcs.core.registry import Family, load
 
 
 def load_or_exit(path: str | Path) -> Stand:
@@ -44,6 +45,12 @@ def run_simulator(simulator: Simulator) -> int:
     except KeyboardInterrupt:
         simulator.stop.set()
     return 0
+
+
+def run_plain_simulator(fam: Family, args: argparse.Namespace) -> int:
+    stand = load_section_or_exit(args.config, fam.name)
+    assert fam.plain_simulator is not None
+    return run_simulator(load(fam.plain_simulator)(stand))
 
 
 def add_bus_options(p: argparse.ArgumentParser) -> None:

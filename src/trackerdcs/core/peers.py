@@ -38,4 +38,4 @@ def safety(stand: StandBase) -> str:
 
 def heartbeat_topic(stand: StandBase) -> str:
     cfg = stand.section("safety")
-    return str(cfg.heartbeat_topic) if cfg is not None else f"{safety(stand)}/heartbeat"
+    return str(cfg.heartbeat_topic) if cfg and cfg.heartbeat_topic else f"{safety(stand)}/heartbeat"

@@ -28,6 +28,9 @@ class Family:
     default_name: str = ""  # first topic level; default: the section name
     service: str | None = None  # "module:Class" of the service, if it runs one
     simulator: bool = False  # `simulate: true` runs `trackerdcs sim <name>` beside it
+    # a plain-loop simulator class (stand -> .run(), .stop): `trackerdcs sim <name>` for free;
+    # families whose simulator takes options add `sim <name>` in their own cli.py instead
+    plain_simulator: str | None = None
     order: int = 50  # start order (lower first); consumers stop first
     roles: frozenset[str] = frozenset()
     ui: dict[str, Any] = field(default_factory=dict)  # panel hints for the web UI

@@ -7,6 +7,7 @@ FAMILY = Family(
     config="trackerdcs.envboards.config:EnvBoardsConfig",
     service="trackerdcs.envboards.service:EnvBoardsService",
     simulator=True,
+    plain_simulator="trackerdcs.envboards.simulator:EnvBoardsSimulator",
     order=25,
     roles=frozenset({ENVIRONMENT}),
     ui={"panel": "environment"},

@@ -106,7 +106,7 @@ class Notify(StrictModel):
 
 
 class SafetyConfig(ServiceSection):
-    heartbeat_topic: str = "safety/heartbeat"
+    heartbeat_topic: str | None = Field(None, description="default: `<safety name>/heartbeat`")
     heartbeat_period: float = Field(1.0, gt=0)
     dewpoint: DewpointRule = Field(default_factory=DewpointRule)
     overtemp: OvertempRule = Field(default_factory=OvertempRule)

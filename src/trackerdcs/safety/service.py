@@ -47,6 +47,7 @@ class SafetyService(Service):
         self.environment = peers.environment(stand) or ["sensors"]
         sensors = stand.section("sensors")
         kinds = {s.name: s.kind for s in (sensors.sensors if sensors else [])}
+        self.heartbeat_topic = peers.heartbeat_topic(stand)
         self.started_mono = time.monotonic()
         self.view = View(now=pl.now(), uptime=0.0, kinds=kinds, stale_after=self.cfg.stale.action)
         required = self.cfg.services.required
@@ -197,4 +198,4 @@ class SafetyService(Service):
         self.publish_state("status", self.status())
 
     def _beat(self) -> None:
-        self.bus.publish(self.cfg.heartbeat_topic, {"state": self.state, "ts": pl.now()})
+        self.bus.publish(self.heartbeat_topic, {"state": self.state, "ts": pl.now()})

@@ -42,7 +42,9 @@ class SimSensors(StrictModel):
     period: float = Field(1.0, gt=0, description="s between readings")
     room: SimRoom = Field(default_factory=SimRoom)
     coldbox_humidity: float = Field(8.0, ge=0, le=100, description="%RH, dry-air flushed")
-    chiller_topic: str = "julabo/status"
+    chiller_topic: str | None = Field(
+        None, description="status topic with the bath temperature; default: the stand's "
+        "cooling service")  # fmt: skip
     lag: float = Field(60.0, gt=0, description="s, cold box time constant")
     noise: float = Field(0.02, ge=0)
 

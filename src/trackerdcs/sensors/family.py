@@ -7,6 +7,7 @@ FAMILY = Family(
     config="trackerdcs.sensors.config:SensorsConfig",
     service="trackerdcs.sensors.service:SensorsService",
     simulator=True,
+    plain_simulator="trackerdcs.sensors.simulator:SensorSimulator",
     order=20,
     roles=frozenset({ENVIRONMENT}),
     ui={"panel": "sensors"},

@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from trackerdcs.config.model import Stand
+from trackerdcs.core import contracts, peers
 from trackerdcs.core.blocking import BlockingBus
 from trackerdcs.core.bus import Message
 from trackerdcs.sensors.config import SensorConfig
@@ -46,18 +47,19 @@ class SensorSimulator:
                                           else self.cfg.sim.coldbox_humidity)
                         for s in self.cfg.sensors}  # fmt: skip
         self.chiller_temp: float | None = None
+        cooling = peers.cooling(stand)
+        self.chiller_topic = self.cfg.sim.chiller_topic or (
+            f"{cooling[0]}/status" if cooling else None
+        )
         self.bus = BlockingBus(
             stand.bus, service=None, client_id=f"sim-sensors-{uuid.uuid4().hex[:6]}"
         )
         self.stop = threading.Event()
 
     def _on_chiller(self, msg: Message) -> None:
-        try:
-            t = msg.json().get("internal_temp")
-        except (ValueError, AttributeError):
-            return
-        if isinstance(t, int | float):
-            self.chiller_temp = float(t)
+        status = contracts.parse(contracts.ChillerStatus, msg.payload)
+        if status is not None and status.internal_temp is not None:
+            self.chiller_temp = status.internal_temp
 
     def _on_fault(self, msg: Message) -> None:
         s = self.sensors.get(msg.topic.rsplit("/", 1)[-1])
@@ -105,7 +107,8 @@ class SensorSimulator:
             self.bus.publish(s.cfg.humi_topic, f"{min(max(humi, 0.0), 100.0):.2f}".encode())
 
     def run(self) -> None:
-        self.bus.subscribe(self.cfg.sim.chiller_topic, self._on_chiller)
+        if self.chiller_topic:
+            self.bus.subscribe(self.chiller_topic, self._on_chiller)
         self.bus.subscribe("sim/sensors/+", self._on_fault)
         self.bus.start(wait=None)
         log.info("simulating %d sensors every %g s", len(self.sensors), self.cfg.sim.period)
