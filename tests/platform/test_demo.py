@@ -40,7 +40,11 @@ def test_demo_comes_up_restarts_a_killed_service_and_stops_cleanly(tmp_path: Pat
             start = p.mark()
             os.kill(pid, signal.SIGKILL)
             p.wait_for("julabo/online", lambda m: m.text == "false", timeout=10, since=start)
-            p.wait_for("julabo/online", lambda m: m.text == "true", timeout=30, since=start)
+            # the new process announcing itself: not the retained `true` the probe may still
+            # be receiving from before the kill
+            gone = p.mark()
+            p.wait_for("julabo/online", lambda m: m.text == "true" and not m.retain, timeout=30,
+                       since=gone)  # fmt: skip
             restarted = p.wait_json(
                 "supervisor/processes",
                 lambda s: s["processes"]["julabo"]["restarts"] == 1,
