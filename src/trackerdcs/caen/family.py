@@ -10,5 +10,6 @@ FAMILY = Family(
     simulator=True,
     order=30,
     roles=frozenset({POWER}),
+    relocate="trackerdcs.caen.testing:relocate",
     ui={"panel": "modules"},
 )

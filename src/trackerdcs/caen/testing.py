@@ -7,13 +7,27 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from trackerdcs.caen.config import CaenConfig
 from trackerdcs.caen.protocol import pv_base
 from trackerdcs.testing.processes import stop_process
+
+
+def relocate(section: dict[str, Any], free_port: Callable[[], int],
+             modules: int | None = None, **_: Any) -> None:  # fmt: skip
+    """A free CA port; with `modules`, a channel map of that many simulated modules."""
+    section["ca_server_port"] = free_port()
+    if modules:
+        section["channels"] = {
+            i + 1: {"module": f"PS_SIM_{i + 1:03d}",
+                    "lv": {"board": i // 12, "chan": i % 12},
+                    "hv": {"board": 12 + i // 12, "chan": i % 12}}
+            for i in range(modules)
+        }  # fmt: skip
 
 
 def ca_env(cfg: CaenConfig) -> dict[str, str]:

@@ -31,6 +31,9 @@ class Family:
     # a plain-loop simulator class (stand -> .run(), .stop): `trackerdcs sim <name>` for free;
     # families whose simulator takes options add `sim <name>` in their own cli.py instead
     plain_simulator: str | None = None
+    # "module:function(section: dict, free_port, **options)" moving the section's listening
+    # ports to free ones, so that tests and benchmarks can run copies of a stand side by side
+    relocate: str | None = None
     order: int = 50  # start order (lower first); consumers stop first
     roles: frozenset[str] = frozenset()
     ui: dict[str, Any] = field(default_factory=dict)  # panel hints for the web UI

@@ -1,9 +1,10 @@
 """A Telegraf configuration that writes the recorder's measurement names, for sites that
 prefer Telegraf to `trackerdcs run recorder` in front of InfluxDB.
 
-Same names as the recorder: `sensors` (tags sensor, location, kind), `<caen>.channel`
-(tags service, channel, module), `<service>.status` (tag service), `mqtt` (tag topic) for
-plain-float topics. Timestamps come from each message's `ts` (epoch seconds).
+Same names as the recorder: `sensors` (tags sensor, location, kind) for every environment
+service, `<power service>.channel` (tags service, channel, module), `<service>.status` (tag
+service) for every service of the stand, `mqtt` (tag topic) for plain-float topics.
+Timestamps come from each message's `ts` (epoch seconds).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from trackerdcs.config.model import Stand
+from trackerdcs.core import peers
+from trackerdcs.core.registry import families
 
 
 def _q(s: str) -> str:
@@ -48,18 +51,16 @@ def telegraf_config(stand: Stand) -> str:
         "# MQTT password from the environment variable TRACKERDCS_MQTT_PASSWORD.\n"
         '[agent]\n  interval = "10s"\n  flush_interval = "1s"\n  precision = "1us"\n'
     ]
-    if stand.sensors is not None:
-        name = stand.sensors.service_name("sensors")
+    # by role and by the bus conventions, as the recorder does: no family named here
+    for name in peers.environment(stand):
         parts.append(_json_input(f"{name}/+", "sensors", ["location", "kind"], "_/sensor"))
-    if stand.caen is not None:
-        name = stand.caen.service_name("dcs")
+    for name in peers.power(stand):
         parts.append(_json_input(f"{name}/channel/+", f"{name}.channel", ["module"],
                                  "service/_/channel"))  # fmt: skip
-    for section, default in (("caen", "dcs"), ("julabo", "julabo"), ("safety", "safety")):
-        cfg = getattr(stand, section, None)
-        if cfg is not None:
-            name = cfg.service_name(default)
-            parts.append(_json_input(f"{name}/status", f"{name}.status", [], "service/_"))
+    for fam in families().values():
+        root = peers.service_name(stand, fam.name)
+        if root and fam.service:
+            parts.append(_json_input(f"{root}/status", f"{root}.status", [], "service/_"))
     url = stand.storage.historian
     if url.startswith("influxdb"):
         u = urlsplit(url)

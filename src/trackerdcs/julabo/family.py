@@ -9,5 +9,6 @@ FAMILY = Family(
     simulator=True,
     order=40,
     roles=frozenset({COOLING}),
+    relocate="trackerdcs.julabo.testing:relocate",
     ui={"panel": "chiller"},
 )

@@ -6,10 +6,19 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from trackerdcs.testing.mosquitto import wait_port
 from trackerdcs.testing.processes import stop_process
+
+
+def relocate(section: dict[str, Any], free_port: Callable[[], int], **_: Any) -> None:
+    """The simulator on a free TCP port, and the service reaching it there."""
+    port = free_port()
+    section["sim_tcp"] = f"127.0.0.1:{port}"
+    section["port"] = f"socket://127.0.0.1:{port}"
 
 
 class Proc:

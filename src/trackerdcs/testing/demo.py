@@ -15,6 +15,7 @@ import yaml
 
 from trackerdcs.cli.stand import demo_file
 from trackerdcs.config.bus import BusConfig
+from trackerdcs.core.registry import families, load
 from trackerdcs.testing.mosquitto import free_port
 
 DEMO_SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web", "supervisor")
@@ -24,21 +25,9 @@ def demo_copy(dest: Path, modules: int | None = None) -> Path:
     """A copy of the demo stand file with every port moved to a free one."""
     data = yaml.safe_load(demo_file().read_text())
     data["bus"]["port"] = free_port()
-    if data.get("caen"):
-        data["caen"]["ca_server_port"] = free_port()
-        if modules:
-            data["caen"]["channels"] = {
-                i + 1: {"module": f"PS_SIM_{i + 1:03d}",
-                        "lv": {"board": i // 12, "chan": i % 12},
-                        "hv": {"board": 12 + i // 12, "chan": i % 12}}
-                for i in range(modules)
-            }  # fmt: skip
-    if data.get("julabo"):
-        jport = free_port()
-        data["julabo"]["sim_tcp"] = f"127.0.0.1:{jport}"
-        data["julabo"]["port"] = f"socket://127.0.0.1:{jport}"
-    if data.get("web"):
-        data["web"]["port"] = free_port()
+    for name, fam in families().items():
+        if fam.relocate and data.get(name):
+            load(fam.relocate)(data[name], free_port, modules=modules)
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / "demo.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -64,6 +64,11 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
     signer = URLSafeTimedSerializer(_secret(data), salt="session")
     historian = open_historian(stand)
     roles = command_roles(stand)
+    panels: dict[str, list[str]] = {}
+    for name, fam in families().items():
+        root = peers.service_name(stand, name)
+        if root and "panel" in fam.ui:
+            panels.setdefault(fam.ui["panel"], []).append(root)
     max_age = int(cfg.session_hours * 3600)
 
     def session(request: Request) -> dict[str, str]:
@@ -94,6 +99,11 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
     @app.get("/api/me")
     def me(s: SessionDep) -> dict[str, str]:
         return s
+
+    @app.get("/api/stand")
+    def stand_info(s: SessionDep) -> dict[str, Any]:
+        """The stand's name and, per UI panel, the topic roots of the services behind it."""
+        return {"name": stand.stand.name, "panels": panels}
 
     @app.get("/api/state")
     async def state(s: SessionDep) -> dict[str, Any]:

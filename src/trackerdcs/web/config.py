@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pydantic import Field
 
 from trackerdcs.config.base import ServiceSection
@@ -18,3 +21,8 @@ class WebConfig(ServiceSection):
         "no users file exists (demo only)")  # fmt: skip
     session_hours: float = Field(12.0, gt=0)
     command_timeout: float = Field(10.0, gt=0, description="s to wait for a service's reply")
+
+
+def relocate(section: dict[str, Any], free_port: Callable[[], int], **_: Any) -> None:
+    """The UI on a free port (tests run copies of a stand side by side)."""
+    section["port"] = free_port()

@@ -7,4 +7,5 @@ FAMILY = Family(
     config="trackerdcs.web.config:WebConfig",
     service="trackerdcs.web.service:WebService",
     order=90,
+    relocate="trackerdcs.web.config:relocate",
 )

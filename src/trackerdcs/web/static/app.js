@@ -4,6 +4,8 @@ const $ = (s, el = document) => el.querySelector(s);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const num = (v, d = 2) => (typeof v === "number" && isFinite(v) ? v.toFixed(d) : "–");
 const state = { topics: {}, me: null, ws: null, plot: null, zoom: null, dirty: false };
+// topic roots of the services behind each panel: from /api/stand (the family registry)
+const roots = { modules: "dcs", chiller: "julabo", sensors: "sensors", safety: "safety" };
 
 async function api(path, opts = {}) {
   const r = await fetch(path, { headers: { "Content-Type": "application/json" }, ...opts });
@@ -35,6 +37,8 @@ async function start() {
   const r = await api("/api/me");
   if (r.status !== 200) return showLogin();
   state.me = r.body;
+  const stand = await api("/api/stand");
+  for (const [panel, list] of Object.entries(stand.body?.panels || {})) roots[panel] = list[0];
   $("#login-view").hidden = true;
   $("#main-view").hidden = false;
   $("#user").textContent = state.me.user;
@@ -100,8 +104,8 @@ function renderServices() {
 function setState(el, s) { el.textContent = s ?? "?"; el.className = `state s-${s}`; }
 
 function renderSafety() {
-  const s = T("safety/status");
-  const up = online("safety");
+  const s = T(`${roots.safety}/status`);
+  const up = online(roots.safety);
   setState($("#safety-state"), up ? s?.state : "OFFLINE");
   $("#safety-message").textContent = up ? (s?.message || "all interlocks OK") : "safety service offline: the CAEN watchdog will take the safe state";
   const rows = Object.entries(s?.interlocks || {}).map(([k, il]) =>
@@ -125,13 +129,9 @@ function renderAlarms() {
         : `<button class="shelve control" data-source="${esc(a.source)}" data-name="${esc(a.name)}" title="no notifications for 1 h">Shelve 1 h</button>`}</td></tr>`).join("");
 }
 
-function caenName() {
-  const t = Object.keys(state.topics).find((k) => /^[^/]+\/channel\/[^/]+$/.test(k));
-  return t ? t.split("/")[0] : "dcs";
-}
 
 function renderModules() {
-  const svc = caenName();
+  const svc = roots.modules;
   const st = T(`${svc}/status`);
   setState($("#caen-state"), online(svc) ? st?.fsm_state : "OFFLINE");
   const chans = Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`))
@@ -164,8 +164,8 @@ function renderModules() {
 }
 
 function renderChiller() {
-  const s = T("julabo/status");
-  const up = online("julabo");
+  const s = T(`${roots.chiller}/status`);
+  const up = online(roots.chiller);
   setState($("#chiller-state"), up ? s?.fsm_state : (s ? "OFFLINE" : "not configured"));
   $("#chiller-card").classList.toggle("stale", !up);
   if (!s) return;
@@ -177,7 +177,7 @@ function renderChiller() {
 }
 
 function renderSensors() {
-  const rows = Object.entries(state.topics).filter(([t, v]) => t.startsWith("sensors/") && t !== "sensors/status" && t !== "sensors/online" && v && typeof v === "object");
+  const rows = Object.entries(state.topics).filter(([t, v]) => t.startsWith(`${roots.sensors}/`) && t !== `${roots.sensors}/status` && t !== `${roots.sensors}/online` && v && typeof v === "object");
   const now = Date.now() / 1000;
   $("#sensors tbody").innerHTML = rows.map(([t, s]) => {
     const age = s.ts ? now - s.ts : null;
@@ -191,7 +191,7 @@ document.addEventListener("click", (ev) => {
   const b = ev.target.closest("button");
   if (!b) return;
   const tr = b.closest("tr[data-channel]");
-  const svc = caenName();
+  const svc = roots.modules;
   if (tr) {
     const id = tr.dataset.channel;
     if (b.classList.contains("lv-on")) cmd(svc, `switch/lv/${id}`, "on");
@@ -210,12 +210,12 @@ document.addEventListener("click", (ev) => {
   if (b.classList.contains("unshelve")) cmd(b.dataset.source, "unshelve", { alarm: b.dataset.name });
   const all = { "all-lv-on": ["lv", "on"], "all-lv-off": ["lv", "off"], "all-hv-on": ["hv", "on"], "all-hv-off": ["hv", "off"] }[b.id];
   if (all) cmd(svc, `switch/${all[0]}`, all[1]);
-  if (b.id === "chiller-start") cmd("julabo", "start");
-  if (b.id === "chiller-stop") cmd("julabo", "stop");
+  if (b.id === "chiller-start") cmd(roots.chiller, "start");
+  if (b.id === "chiller-stop") cmd(roots.chiller, "stop");
   if (b.id === "chiller-set") {
     const v = parseFloat($("#chiller-sp").value);
     if (isNaN(v)) return notice("enter a setpoint first", false);
-    cmd("julabo", "setWT", { setpoint: 1, temp: v }).then((r) => r.ok && cmd("julabo", "useSP", { setpoint: 1 }));
+    cmd(roots.chiller, "setWT", { setpoint: 1, temp: v }).then((r) => r.ok && cmd(roots.chiller, "useSP", { setpoint: 1 }));
   }
   if (b.id === "plot-btn") { state.zoom = null; plot(); }
   if (b.id === "unzoom") { state.zoom = null; plot(); }
