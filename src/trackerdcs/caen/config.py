@@ -151,5 +151,8 @@ class CaenConfig(ServiceSection):
         base.update((ch.lv if side == "lv" else ch.hv).settings)
         return base
 
+    def where(self) -> list[str]:
+        return [f"CAEN IOC      Channel Access port {self.ca_server_port}"] if self.simulate else []
+
     def limits(self, cid: int) -> Limits:
         return self.channels[cid].limits or self.global_.limits

@@ -13,6 +13,7 @@ from typing import Any
 
 from trackerdcs.cli.common import load_or_exit
 from trackerdcs.config import ConfigError, load_stand
+from trackerdcs.core.registry import families
 
 
 def register(commands: Any) -> None:
@@ -149,14 +150,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"data in {state}",
         f"MQTT broker   mqtt://{stand.bus.host}:{port}  (trackerdcs status --port {port})",
     ]
-    if stand.web and stand.web.enabled:
-        where.append(f"web UI        http://{stand.web.host}:{stand.web.port}/")
-        if stand.web.demo_users:
-            where.append("web login     operator/operator (also viewer/viewer, expert/expert)")
-    if stand.caen and stand.caen.simulate:
-        where.append(f"CAEN IOC      Channel Access port {stand.caen.ca_server_port}")
-    if stand.julabo and stand.julabo.simulate:
-        where.append(f"Julabo        {stand.julabo.port}")
+    for name in families():
+        section = stand.section(name)
+        if section is not None and section.enabled:
+            where += section.where()
     where.append("Ctrl-C stops everything")
     return _supervise(config, env, banner=where)
 

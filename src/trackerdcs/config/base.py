@@ -20,3 +20,7 @@ class ServiceSection(StrictModel):
 
     def service_name(self, default: str) -> str:
         return self.name or default
+
+    def where(self) -> list[str]:
+        """What this section runs where, for the demo's banner (`label  address`)."""
+        return []

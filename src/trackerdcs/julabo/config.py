@@ -72,6 +72,9 @@ class JulaboConfig(ServiceSection):
             raise ValueError("setpoint_min must be below setpoint_max")
         return self
 
+    def where(self) -> list[str]:
+        return [f"Julabo        {self.port}"] if self.simulate else []
+
     def sim_address(self) -> tuple[str, int]:
         host, _, port = self.sim_tcp.rpartition(":")
         return host or "127.0.0.1", int(port)

@@ -22,6 +22,12 @@ class WebConfig(ServiceSection):
     session_hours: float = Field(12.0, gt=0)
     command_timeout: float = Field(10.0, gt=0, description="s to wait for a service's reply")
 
+    def where(self) -> list[str]:
+        out = [f"web UI        http://{self.host}:{self.port}/"]
+        if self.demo_users:
+            out.append("web login     operator/operator (also viewer/viewer, expert/expert)")
+        return out
+
 
 def relocate(section: dict[str, Any], free_port: Callable[[], int], **_: Any) -> None:
     """The UI on a free port (tests run copies of a stand side by side)."""
