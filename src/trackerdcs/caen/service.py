@@ -60,7 +60,6 @@ class CaenService(Service):
         self.deadbands = {"lv_vMon": db.lv_v, "lv_iMon": db.lv_i, "hv_vMon": db.hv_v,
                           "hv_iMon": db.hv_i}  # fmt: skip
         self.every(self.cfg.poll, self._watch)
-        self.every(self.cfg.heartbeat, lambda: self.publish_all(force=True))
 
     # -- channels --------------------------------------------------------------------------
     def _build_channels(self) -> None:
@@ -91,9 +90,8 @@ class CaenService(Service):
             ch.lv.disconnect()
             ch.hv.disconnect()
 
-    def on_connect(self) -> None:
+    def republish(self) -> None:
         self.publish_all(force=True)
-        super().on_connect()
 
     # -- state (event-driven: every CA change schedules one evaluation) --------------------
     def _schedule(self) -> None:
@@ -295,8 +293,7 @@ class CaenService(Service):
             await ch.lv.read_all()
             await ch.hv.read_all()
         self._evaluate()
-        self.publish_all(force=True)
-        self.alarms.republish()
+        self.on_connect()
         return {"channels": len(self.channels)}
 
     @command("reconnect", help="drop and re-create every PV connection")

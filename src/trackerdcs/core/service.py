@@ -64,6 +64,7 @@ class Service(AlarmCommands):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
         self.every(1.0, self.alarms.expire_shelves)
+        self.every(getattr(self.cfg, "heartbeat", 5.0), self.republish)
 
     # -- declarations ----------------------------------------------------------------------
     def every(self, period: float, job: Job) -> None:
@@ -87,8 +88,12 @@ class Service(AlarmCommands):
             self.log.error("task %s failed", task.get_name(), exc_info=exc)
 
     # -- hooks for subclasses --------------------------------------------------------------
+    def republish(self) -> None:
+        """Publish the whole current state: after every (re)connect and every `heartbeat` s
+        (the one setting of the periodic full republish)."""
+
     def on_connect(self) -> None:
-        """After each (re)connect: republish the current state."""
+        self.republish()
         self.alarms.republish()
 
     async def main(self) -> None:
@@ -103,6 +108,11 @@ class Service(AlarmCommands):
 
     def _publish_alarm(self, a: Alarm) -> None:
         self.bus.publish(topics.alarm(a.name), a.payload(), retain=True)
+
+    @command("refresh", role="viewer", help="republish everything")
+    def refresh(self, cmd: Command) -> dict[str, Any]:
+        self.on_connect()
+        return {"service": self.name}
 
     @command("ping", role="viewer", help="answer with uptime")
     def ping(self, cmd: Command) -> dict[str, Any]:

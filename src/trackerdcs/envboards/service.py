@@ -8,11 +8,9 @@ raises the board's alarm, naming the channel.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core.bus import Message
-from trackerdcs.core.commands import Command, command
 from trackerdcs.core.service import Service
 from trackerdcs.envboards import protocol
 from trackerdcs.envboards.config import EnvBoardsConfig
@@ -33,11 +31,9 @@ class EnvBoardsService(Service):
                 self.routes[board.cfg.topic(ch)] = (board, ch)
                 self.subscribe(board.cfg.topic(ch), self._on_value)
         self.up_since = time.time()
-        self.every(self.cfg.heartbeat, self.review)
 
-    def on_connect(self) -> None:
+    def republish(self) -> None:
         self.review()
-        super().on_connect()
 
     def _on_value(self, msg: Message) -> None:
         board, channel = self.routes[msg.topic]
@@ -69,8 +65,3 @@ class EnvBoardsService(Service):
             "boards": {n: {"state": b.derive()[0], "errors": b.errors}
                        for n, b in self.boards.items()},
         })  # fmt: skip
-
-    @command("refresh", role="viewer", help="republish every board")
-    def refresh(self, cmd: Command) -> dict[str, Any]:
-        self.review()
-        return {"boards": sorted(self.boards)}

@@ -58,7 +58,6 @@ class JulaboService(Service):
         if self.cfg.dewpoint_guard is not None:
             for env in peers.environment(stand):
                 self.subscribe(f"{env}/+", self._on_sensor)
-        self.every(self.cfg.heartbeat, lambda: self.publish(force=True))
 
     async def main(self) -> None:
         await self.link.run()
@@ -66,9 +65,8 @@ class JulaboService(Service):
     async def shutdown(self) -> None:
         await self.chiller.close()
 
-    def on_connect(self) -> None:
+    def republish(self) -> None:
         self.publish(force=True)
-        super().on_connect()
 
     # -- state -----------------------------------------------------------------------------
     def fsm(self) -> tuple[str, str]:
@@ -177,8 +175,7 @@ class JulaboService(Service):
                 await self.link.read_once()
             except JulaboError as exc:
                 self.link.lost(str(exc))
-        self.publish(force=True)
-        self.alarms.republish()
+        self.on_connect()
         return {"fsm_state": self.fsm()[0]}
 
     @command("reconnect", help="close and reopen the port")

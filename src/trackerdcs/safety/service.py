@@ -77,12 +77,10 @@ class SafetyService(Service):
         self.subscribe("alarms/+", self._on_alarm)
         self.every(0.25, self.evaluate)
         self.every(self.cfg.heartbeat_period, self._beat)
-        self.every(self.cfg.heartbeat, self.publish_status)
         self.every(1.0, self.notifier.tick)
 
-    def on_connect(self) -> None:
+    def republish(self) -> None:
         self.publish_status()
-        super().on_connect()
 
     async def shutdown(self) -> None:
         self.notifier.close()

@@ -9,11 +9,9 @@ that is not a finite number is no reading: counted, logged, never published as c
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core.bus import Message
-from trackerdcs.core.commands import Command, command
 from trackerdcs.core.service import Service
 from trackerdcs.core.signal import Signal
 from trackerdcs.sensors import protocol, transport
@@ -40,7 +38,6 @@ class SensorsService(Service):
                 if topic:
                     self.routes[topic] = (sensor, sig, quantity)
                     self.subscribe(topic, self._on_value)  # fmt: skip
-        self.every(self.cfg.heartbeat, self.publish_status)
 
     async def main(self) -> None:
         for sensor in self.sensors.values():
@@ -50,11 +47,11 @@ class SensorsService(Service):
                 )
                 self.spawn(reader, f"dht-{sensor.cfg.name}")  # fmt: skip
 
-    def on_connect(self) -> None:
+    def republish(self) -> None:
         for sensor in self.sensors.values():
             if sensor.ts is not None:
                 self._publish(sensor)
-        super().on_connect()
+        self.publish_status()
 
     def publish_status(self) -> None:
         self.publish_state("status", {
@@ -62,11 +59,6 @@ class SensorsService(Service):
             "errors": {n: s.errors for n, s in self.sensors.items()},
             "states": {n: s.derive()[0] for n, s in self.sensors.items()},
         })  # fmt: skip
-
-    @command("refresh", role="viewer", help="republish every sensor")
-    def refresh(self, cmd: Command) -> dict[str, Any]:
-        self.on_connect()
-        return {"sensors": sorted(self.sensors)}
 
     def _publish(self, sensor: Sensor) -> None:
         self.bus.publish(f"{self.name}/{sensor.cfg.name}", sensor.payload(), retain=True)

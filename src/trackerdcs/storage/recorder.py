@@ -19,6 +19,7 @@ from trackerdcs.core import payload as pl
 from trackerdcs.core import peers
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Command, command
+from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
 from trackerdcs.core.topics import matches
 from trackerdcs.storage.buffer import DiskBuffer
@@ -109,11 +110,11 @@ class RecorderService(Service):
         self.up = True
         self.last_error = ""
         self.subscribe("#", self._on_message)
-        self.every(1.0, self.publish_status)
+        self.status_publisher = StatePublisher(self.bus, f"{self.name}/status")
+        self.every(1.0, lambda: self.status_publisher.offer(self.status()))
 
-    def on_connect(self) -> None:
-        self.publish_status()
-        super().on_connect()
+    def republish(self) -> None:
+        self.status_publisher.offer(self.status(), force=True)
 
     def _on_message(self, msg: Message) -> None:
         if any(matches(p, msg.topic) for p in self.cfg.exclude):
@@ -200,9 +201,6 @@ class RecorderService(Service):
             "malformed": self.malformed,
             "last_error": self.last_error,
         }
-
-    def publish_status(self) -> None:
-        self.publish_state("status", self.status())
 
     async def shutdown(self) -> None:
         # what could not be written survives the restart on disk

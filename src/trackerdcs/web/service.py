@@ -34,7 +34,6 @@ class WebService(Service):
                                 ws_ping_interval=20, lifespan="off")  # fmt: skip
         self.server = _Server(config)
         self.subscribe("#", self.live.on_message)
-        self.every(2.0, self._status)
 
     async def main(self) -> None:
         self.log.info("web UI on http://%s:%d/", self.cfg.host, self.cfg.port)
@@ -46,6 +45,6 @@ class WebService(Service):
     async def shutdown(self) -> None:
         self.server.should_exit = True
 
-    def _status(self) -> None:
+    def republish(self) -> None:
         self.publish_state("status", {"url": f"http://{self.cfg.host}:{self.cfg.port}/",
                                       "websocket_messages": self.live.sent})  # fmt: skip
