@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
+from trackerdcs.core.contracts import AlarmState
 from trackerdcs.safety.config import Notify
 from trackerdcs.safety.notify import Notifier
 from trackerdcs.testing.mosquitto import free_port
@@ -54,9 +55,12 @@ def webhook():
     srv.shutdown()
 
 
-def alarm(name: str, severity: str = "MAJOR", active: bool = True) -> dict:
-    return {"name": name, "source": "safety", "severity": severity, "current": severity,
-            "active": active, "message": f"{name} went bad", "since": time.time()}  # fmt: skip
+def alarm(name: str, severity: str = "MAJOR", active: bool = True, **more: object) -> AlarmState:
+    return AlarmState.model_validate({
+        "name": name, "source": "safety", "severity": severity, "current": severity,
+        "active": active, "acknowledged": False, "message": f"{name} went bad",
+        "since": time.time(), **more,
+    })  # fmt: skip
 
 
 def wait(cond, timeout: float = 10.0) -> None:
@@ -116,9 +120,9 @@ def test_unacknowledged_alarm_is_announced_again_shelved_one_is_not(webhook) -> 
     n = Notifier(cfg, "louvain")
     try:
         n.alarm(alarm("a.nag"))
-        shelved = {**alarm("a.shelved"), "shelved_until": time.time() + 3600}
+        shelved = alarm("a.shelved", shelved_until=time.time() + 3600)
         n.alarm(shelved)
-        acked = {**alarm("a.acked"), "acknowledged": True}
+        acked = alarm("a.acked", acknowledged=True)
         n.alarm(acked)
         wait(lambda: len(posts) == 2)  # a.nag and a.acked once; the shelved one never
         for _ in range(8):

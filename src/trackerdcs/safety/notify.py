@@ -13,14 +13,18 @@ import threading
 import time
 from collections import deque
 from email.message import EmailMessage
-from typing import Any
 
 import httpx
 
 from trackerdcs.core.alarms import RANK
+from trackerdcs.core.contracts import AlarmState
 from trackerdcs.safety.config import Notify
 
 log = logging.getLogger("trackerdcs.notify")
+
+
+def _shelved(a: AlarmState) -> bool:
+    return (a.shelved_until or 0) > time.time()
 
 
 class Notifier:
@@ -30,9 +34,9 @@ class Notifier:
         self.started = time.monotonic()
         self._sent: dict[tuple[str, str], float] = {}  # (alarm, severity) -> when
         self._window: deque[float] = deque()
-        self._held: dict[str, dict[str, Any]] = {}
-        self._unacked: dict[str, dict[str, Any]] = {}  # for reminders
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._held: dict[str, AlarmState] = {}
+        self._unacked: dict[str, AlarmState] = {}  # for reminders
+        self._queue: queue.Queue[AlarmState | None] = queue.Queue()
         self.suppressed = 0
         self.delivered: list[str] = []
         self._thread = threading.Thread(target=self._worker, daemon=True, name="notify")
@@ -42,18 +46,17 @@ class Notifier:
     def enabled(self) -> bool:
         return self.cfg.smtp is not None or self.cfg.webhook is not None
 
-    def alarm(self, a: dict[str, Any]) -> None:
+    def alarm(self, a: AlarmState) -> None:
         """Called with every `alarms/<name>` payload; decides whether to notify."""
         if not self.enabled:
             return
-        name = str(a.get("name"))
-        severity = str(a.get("severity", "OK"))
-        shelved = (a.get("shelved_until") or 0) > time.time()
-        if not a.get("active") or RANK.get(severity, 0) < RANK[self.cfg.min_severity] or shelved:
+        name = a.name
+        quiet = RANK.get(a.severity, 0) < RANK[self.cfg.min_severity] or _shelved(a)
+        if not a.active or quiet:
             self._held.pop(name, None)
             self._unacked.pop(name, None)
             return
-        if a.get("acknowledged"):
+        if a.acknowledged:
             self._unacked.pop(name, None)
         else:
             self._unacked[name] = a
@@ -71,11 +74,11 @@ class Notifier:
             return
         # nag: an active alarm nobody acknowledged is announced again every repeat_after s
         for a in list(self._unacked.values()):
-            if (a.get("shelved_until") or 0) <= time.time():
+            if not _shelved(a):
                 self._consider(a)
 
-    def _consider(self, a: dict[str, Any]) -> None:
-        key = (str(a["name"]), str(a["severity"]))
+    def _consider(self, a: AlarmState) -> None:
+        key = (a.name, a.severity)
         now = time.monotonic()
         last = self._sent.get(key)
         if last is not None and now - last < self.cfg.repeat_after:
@@ -96,25 +99,26 @@ class Notifier:
 
     def _worker(self) -> None:
         while (a := self._queue.get()) is not None:
-            subject = f"[{self.stand_name}] {a['severity']} {a['name']}: {a.get('message', '')}"
+            subject = f"[{self.stand_name}] {a.severity} {a.name}: {a.message}"
             if self.cfg.webhook is not None:
                 try:
-                    body = {"stand": self.stand_name, "text": subject, "alarm": a}
+                    body = {"stand": self.stand_name, "text": subject,
+                            "alarm": a.model_dump(mode="json")}  # fmt: skip
                     r = httpx.post(
                         self.cfg.webhook.url, json=body, timeout=self.cfg.webhook.timeout
                     )
                     r.raise_for_status()
-                    self.delivered.append(f"webhook:{a['name']}")
+                    self.delivered.append(f"webhook:{a.name}")
                 except httpx.HTTPError as exc:
                     log.error("webhook %s failed: %s", self.cfg.webhook.url, exc)
             if self.cfg.smtp is not None:
                 try:
                     self._mail(subject, a)
-                    self.delivered.append(f"smtp:{a['name']}")
+                    self.delivered.append(f"smtp:{a.name}")
                 except (OSError, smtplib.SMTPException) as exc:
                     log.error("mail via %s failed: %s", self.cfg.smtp.host, exc)
 
-    def _mail(self, subject: str, a: dict[str, Any]) -> None:
+    def _mail(self, subject: str, a: AlarmState) -> None:
         s = self.cfg.smtp
         assert s is not None
         msg = EmailMessage()
@@ -122,9 +126,9 @@ class Notifier:
         msg["From"] = s.sender
         msg["To"] = ", ".join(s.to)
         msg.set_content(
-            f"Stand {self.stand_name}\nAlarm {a['name']} ({a.get('source')})\n"
-            f"Severity {a['severity']}\n{a.get('message', '')}\n"
-            f"Since {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(a.get('since') or 0))}\n"
+            f"Stand {self.stand_name}\nAlarm {a.name} ({a.source})\n"
+            f"Severity {a.severity}\n{a.message}\n"
+            f"Since {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(a.since or 0))}\n"
         )
         with smtplib.SMTP(s.host, s.port, timeout=10) as smtp:
             if s.starttls:

@@ -113,7 +113,7 @@ class SafetyService(Service):
 
     def _on_alarm(self, msg: Message) -> None:
         if (alarm := contracts.parse(contracts.AlarmState, msg.payload)) is not None:
-            self.notifier.alarm(alarm.model_dump())
+            self.notifier.alarm(alarm)
 
     # -- evaluation ------------------------------------------------------------------------
     def _apply(self, v: Verdict) -> None:
