@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo in a safety limit must not be silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # NaN or infinity in a limit would make every comparison pass: not a number, an error
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class ServiceSection(StrictModel):

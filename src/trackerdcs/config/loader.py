@@ -62,21 +62,56 @@ def _key(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+MAX_DEPTH = 32  # a stand file is a few levels deep; more is garbage or an attack
+
+
+def _error(file: str, line: int | None, key: str, message: str) -> ConfigError:
+    return ConfigError([ConfigProblem(file, line, key, message)])
+
+
+def _check_node(node: yaml.Node | None, file: str, depth: int = 0) -> None:
+    """Duplicate keys (YAML keeps the last one silently: a limit given twice must not pass)
+    and absurd nesting, with the line."""
+    if node is None:
+        return
+    if depth > MAX_DEPTH:
+        raise _error(file, node.start_mark.line + 1, "", f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name, line = str(key.value), key.start_mark.line + 1
+            if name in seen:
+                raise _error(file, line, name, f"duplicate key (first on line {seen[name]})")
+            seen[name] = line
+            _check_node(value, file, depth + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_node(item, file, depth + 1)
+
+
 def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     p = Path(path)
+    file = str(p)
     try:
         text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(file, None, "", f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
-        raise ConfigError([ConfigProblem(str(p), None, "", f"cannot read file: {exc}")]) from exc
+        raise _error(file, None, "", f"cannot read file: {exc}") from exc
+    if "\x00" in text:
+        raise _error(file, None, "", "binary file, not YAML")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_node(node, file)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
-        raise ConfigError([ConfigProblem(str(p), line, "", f"YAML syntax: {exc.problem}")]) from exc
+        raise _error(file, line, "", f"YAML syntax: {exc.problem}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem(str(p), None, "", f"YAML: {exc}")]) from exc
+        raise _error(file, None, "", f"YAML: {exc}") from exc
+    except RecursionError:
+        raise _error(file, None, "", "nested too deeply") from None
     return data, node
 
 
