@@ -8,6 +8,7 @@ rule is tested alone with a hand-made view.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from trackerdcs.safety.config import (
 from trackerdcs.safety.levels import ACTION, OK, WARNING, grade
 
 COLD_KINDS = {"coldbox", "surface", "module"}
+FUTURE_TOLERANCE = 2.0  # s a reading's ts may be ahead of our clock (NTP-synced hosts)
 POWERED = {"LV_ON", "HV_RAMP", "HV_ON", "ERROR", "DISCONNECTED", "INIT"}  # unknown is not off
 
 
@@ -44,13 +46,25 @@ class View:
     power: dict[str, contracts.PowerStatus] = field(default_factory=dict)
     cooling: dict[str, contracts.ChillerStatus] = field(default_factory=dict)
     online: dict[str, bool] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # sensor -> service it came from
     stale_after: float = 30.0
 
-    def age(self, sensor: str) -> float:
+    def staleness(self, sensor: str) -> tuple[float, str]:
+        """(age, why) of a sensor's reading. A reading whose service is offline, or dated
+        in the future (a wrong clock or a forged message), has no usable age: infinite."""
         r = self.readings.get(sensor)
         if r is None or r.ts is None:
-            return self.uptime
-        return max(0.0, self.now - r.ts)
+            return self.uptime, "never seen"
+        source = self.sources.get(sensor, "")
+        if self.online.get(source) is False:
+            return math.inf, f"{source} service offline"
+        if r.ts > self.now + FUTURE_TOLERANCE:
+            return math.inf, f"reading dated {r.ts - self.now:.0f} s in the future"
+        age = max(0.0, self.now - r.ts)
+        return age, f"silent for {age:.0f} s"
+
+    def age(self, sensor: str) -> float:
+        return self.staleness(sensor)[0]
 
     def selected(self, names: list[str]) -> list[str]:
         """The sensors a rule names, or every sensor of the stand."""
@@ -155,11 +169,10 @@ class Stale:
         return [self.judge(v, n) for n in v.selected(self.cfg.sensors)]
 
     def judge(self, v: View, n: str) -> Verdict:
-        r, age = self.cfg, v.age(n)
+        r, (age, why) = self.cfg, v.staleness(n)
         state = ACTION if age > r.action else WARNING if age > r.warning else OK
-        seen = "never seen" if n not in v.readings else f"silent for {age:.0f} s"
-        msg = f"sensor {n} {seen}" if state != OK else f"sensor {n} current"
-        return Verdict(f"stale.{n}", state, round(age, 1), msg)
+        msg = f"sensor {n} {why}" if state != OK else f"sensor {n} current"
+        return Verdict(f"stale.{n}", state, round(age, 1) if math.isfinite(age) else None, msg)
 
 
 def cooling_problem(v: View, name: str) -> str:

@@ -21,6 +21,7 @@ from trackerdcs.safety.config import SafetyConfig
 from trackerdcs.safety.levels import ACTION, OK, RANK, WARNING, worst
 from trackerdcs.safety.notify import Notifier
 from trackerdcs.safety.rules import (
+    FUTURE_TOLERANCE,
     Chiller,
     Dewpoint,
     Overtemp,
@@ -92,13 +93,21 @@ class SafetyService(Service):
 
     # -- inputs ----------------------------------------------------------------------------
     def _on_sensor(self, msg: Message) -> None:
-        name = msg.topic.split("/", 1)[1]
+        source, name = msg.topic.split("/", 1)
         if name not in self.view.kinds:
             return
         reading = contracts.parse(contracts.Reading, msg.payload)
-        if reading is not None:
-            self.view.readings[name] = reading
-            self.evaluate()  # at once: this path is the interlock latency
+        if reading is None:
+            return
+        known = self.view.readings.get(name)
+        known_ts = known.ts if known is not None and known.ts is not None else 0.0
+        # older than what we have (a queued message delivered late) is not news; a known
+        # reading dated in the future must not hide the real ones that follow it
+        if known_ts <= pl.now() + FUTURE_TOLERANCE and known_ts > (reading.ts or 0):
+            return
+        self.view.readings[name] = reading
+        self.view.sources[name] = source
+        self.evaluate()  # at once: this path is the interlock latency
 
     def _on_power(self, msg: Message) -> None:
         if (status := contracts.parse(contracts.PowerStatus, msg.payload)) is not None:
