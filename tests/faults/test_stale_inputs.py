@@ -45,3 +45,20 @@ def test_unreachable_mainframe_counts_as_powered(safety_stand: SafetyStand) -> N
     st.caen_state("DISCONNECTED", since=mark)
     s = st.safety(lambda s: s["powered"] is True, timeout=15, since=st.probe.mark())
     assert s["powered"] is True  # unknown is not off
+
+
+def test_a_stale_retained_ok_status_does_not_lift_an_interlock(safety_stand: SafetyStand) -> None:
+    """Issue 11 item 4: any client's retained `safety/status` `{"state": "OK"}` with
+    yesterday's `ts`, published during an ACTION, let `switch/lv on` through."""
+    st = safety_stand
+    st.power_up()
+    mark = st.probe.mark()
+    st.set_sensor(humidity=90.0)  # dew point far above the cold box: ACTION
+    st.safety(lambda s: s["state"] == "ACTION", since=mark)
+    st.caen_state("LV_OFF", since=mark)
+    forged = {"state": "OK", "message": "", "interlocks": {}, "ts": time.time() - 86400}
+    st.probe.publish("safety/status", forged, retain=True)
+    st.probe.publish("safety/heartbeat", {"state": "OK", "ts": time.time() - 86400})
+    time.sleep(0.5)  # let the CAEN service see both
+    reply = st.cmd("dcs", "switch/lv", "on")
+    assert reply["ok"] is False and "interlock active" in reply["error"]

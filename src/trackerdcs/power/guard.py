@@ -3,6 +3,10 @@
 Nothing switches on while the safety service is silent (its heartbeat older than the
 watchdog timeout), while safety reports ACTION, or while a power procedure runs. The same
 heartbeat age (or the bus being gone) makes the watchdog take the safe state on its own.
+
+Safety's state is taken from what is current only: a status or heartbeat older than the
+watchdog timeout (a retained message from yesterday, a replay) is ignored, and an ACTION
+in the newer of the two (status, heartbeat) forbids power-on.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from trackerdcs.core import contracts
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Refused
 
+STATUS_MAX_AGE = 30.0  # s, without a watchdog timeout to go by
+
 
 class PowerGuard:
     def __init__(self, timeout: float | None, heartbeat_topic: str):
@@ -22,14 +28,21 @@ class PowerGuard:
         self.bus_lost_since: float | None = None
         self.fired = False
         self.interlock = contracts.SafetyStatus()
+        self.beat = contracts.Heartbeat()
+
+    def _current(self, ts: float | None) -> bool:
+        return ts is not None and abs(time.time() - ts) <= (self.timeout or STATUS_MAX_AGE)
 
     # -- inputs ----------------------------------------------------------------------------
     def on_heartbeat(self, msg: Message) -> None:
-        self.last_heartbeat = time.monotonic()
+        beat = contracts.parse(contracts.Heartbeat, msg.payload)
+        if beat is not None and self._current(beat.ts):
+            self.beat = beat
+            self.last_heartbeat = time.monotonic()
 
     def on_safety_status(self, msg: Message) -> None:
         status = contracts.parse(contracts.SafetyStatus, msg.payload)
-        if status is not None:
+        if status is not None and self._current(status.ts):
             self.interlock = status
 
     def heartbeat_age(self) -> float:
@@ -46,7 +59,12 @@ class PowerGuard:
                 raise Refused(
                     f"no safety heartbeat for {age:.0f} s (is the safety service running?)"
                 )
-        if self.interlock.state == "ACTION":
+        # the newer of the two says what safety thinks now
+        said = [
+            (self.interlock.ts or 0.0, self.interlock.state),
+            (self.beat.ts or 0.0, self.beat.state),
+        ]
+        if max(said)[1] == "ACTION":
             raise Refused(f"interlock active: {self.interlock.message or 'see safety/status'}")
 
     # -- watchdog --------------------------------------------------------------------------
