@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Collection
 from typing import Any
 
@@ -51,31 +52,44 @@ def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, f
 def to_points(topic: str, raw: bytes,
               environment: Collection[str] = ("sensors",)) -> list[Point]:  # fmt: skip
     """The points one bus message carries (empty when it carries no number)."""
+    return decode(topic, raw, environment)[0]
+
+
+def decode(topic: str, raw: bytes,
+           environment: Collection[str] = ("sensors",)) -> tuple[list[Point], int]:  # fmt: skip
+    """(points, rejected): a value that is not a finite number is no reading and is
+    rejected alone; a message whose own `ts` is not a finite number has no time at all,
+    and all its values are rejected. Raises ValueError for malformed JSON."""
     parts = topic.split("/")
     text = raw.decode("utf-8", "replace").strip()
     if len(parts) == 2 and parts[1] == "online":
         if text in ("true", "false"):
             return [Point("online", "value", float(text == "true"), pl.now(),
-                          (("service", parts[0]),))]  # fmt: skip
-        return []
+                          (("service", parts[0]),))], 0  # fmt: skip
+        return [], 0
     try:
         data = json.loads(text)
     except ValueError:
         if text.startswith(("{", "[")):
             raise
-        return []
+        return [], 0
     if isinstance(data, int | float) and not isinstance(data, bool):
         # reference-stack plain floats (ESP32 boards): keep the topic as the series name
-        return [Point("mqtt", "value", float(data), pl.now(), (("topic", topic),))]
+        if not math.isfinite(data):
+            return [], 1
+        return [Point("mqtt", "value", float(data), pl.now(), (("topic", topic),))], 0
     if not isinstance(data, dict):
-        return []
+        return [], 0
+    values = _flatten(data)
     ts = data.get("ts")
+    if isinstance(ts, float) and not math.isfinite(ts):
+        return [], len(values)
     ts = float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else pl.now()
     svc = parts[0]
     if (len(parts) == 3 and parts[1] == "channel") or (len(parts) == 2 and parts[1] == "channels"):
         cid = parts[2] if len(parts) == 3 else data.get("id")
         if cid is None:
-            return []
+            return [], 0
         meas = f"{svc}.channel"
         tags = {"service": svc, "channel": _tag(cid), "module": _tag(data.get("module"))}
     elif svc in environment and len(parts) == 2 and parts[1] != "status":
@@ -87,7 +101,8 @@ def to_points(topic: str, raw: bytes,
         tags = {"service": svc}
     # an empty tag cannot be stored by InfluxDB: leave it out everywhere
     tag_tuple = tuple(sorted((k, v) for k, v in tags.items() if v))
-    return [Point(meas, f, v, ts, tag_tuple) for f, v in _flatten(data).items()]
+    good = [Point(meas, f, v, ts, tag_tuple) for f, v in values.items() if math.isfinite(v)]
+    return good, len(values) - len(good)
 
 
 class RecorderService(Service):
@@ -107,6 +122,7 @@ class RecorderService(Service):
         self._wake = asyncio.Event()
         self.written = 0
         self.malformed = 0
+        self.rejected = 0
         self.up = True
         self.last_error = ""
         self.subscribe("#", self._on_message)
@@ -122,11 +138,18 @@ class RecorderService(Service):
         if msg.topic.startswith(f"{self.name}/"):
             return  # our own status would feed back into itself
         try:
-            points = to_points(msg.topic, msg.payload, self.environment)
+            points, rejected = decode(msg.topic, msg.payload, self.environment)
         except ValueError:
             self.malformed += 1
             self.log.debug("malformed JSON on %s ignored", msg.topic)
             return
+        except RecursionError:
+            self.malformed += 1
+            return
+        if rejected:
+            self.rejected += rejected
+            self.log.warning("%s: %d value(s) not a finite number (or no valid ts), not stored",
+                             msg.topic, rejected)  # fmt: skip
         if points:
             self._pending.extend(points)
             if len(self._pending) >= self.cfg.batch_size:
@@ -199,6 +222,7 @@ class RecorderService(Service):
             "buffer_bytes": self.buffer.bytes,
             "dropped": self.buffer.dropped,
             "malformed": self.malformed,
+            "rejected": self.rejected,
             "last_error": self.last_error,
         }
 
