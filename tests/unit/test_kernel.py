@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -310,3 +311,15 @@ def test_services_rule_warns_at_once_and_acts_only_with_a_limit() -> None:
     assert acting.evaluate(v, {})[0].state == ACTION
     v.online["julabo"] = True
     assert acting.evaluate(v, {})[0].state == OK
+
+
+def test_a_command_past_its_deadline_is_refused_not_run() -> None:
+    async def scenario() -> tuple[dict, dict, list[str]]:
+        router, _ = _router()
+        late = await router.handle("go", f'{{"deadline": {time.time() - 3}}}'.encode())
+        fresh = await router.handle("go", f'{{"deadline": {time.time() + 30}}}'.encode())
+        return late, fresh, router.owner.order  # type: ignore[attr-defined]
+
+    late, fresh, order = asyncio.run(scenario())
+    assert late["refused"] and "expired" in late["error"]
+    assert fresh["ok"] and order == ["go:None"]

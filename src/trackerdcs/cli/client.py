@@ -106,11 +106,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_payload(raw: str, cid: str, user: str | None) -> bytes:
-    """Wrap the user's payload in a JSON object with an id; malformed JSON is sent as typed,
-    so the service itself says what is wrong with it."""
+def build_payload(raw: str, cid: str, user: str | None,
+                  deadline: float | None = None) -> bytes:  # fmt: skip
+    """Wrap the user's payload in a JSON object with an id (and the time after which we no
+    longer wait for it); malformed JSON is sent as typed, so the service says what is wrong."""
     text = raw.strip()
     extra: dict[str, Any] = {"id": cid}
+    if deadline is not None:
+        extra["deadline"] = deadline
     if user:
         extra["user"] = user
     if not text:
@@ -129,7 +132,7 @@ def build_payload(raw: str, cid: str, user: str | None) -> bytes:
 def cmd_cmd(args: argparse.Namespace) -> int:
     cfg = bus_config(args)
     cid = uuid.uuid4().hex[:12]
-    raw = build_payload(args.payload, cid, args.user)
+    raw = build_payload(args.payload, cid, args.user, time.time() + args.timeout + 5)
     replies: list[dict[str, Any]] = []
     got = threading.Event()
 

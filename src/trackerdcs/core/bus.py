@@ -266,7 +266,10 @@ class Bus:
             assert self._client is not None
             await self._client.subscribe(reply_topic, qos=1)
         cid = f"{self.service or 'req'}-{uuid.uuid4().hex[:10]}"
-        body: dict[str, Any] = {"id": cid}
+        issued = pl.now()
+        # a command carries its issue time and the moment we stop waiting for it: a service
+        # refuses it after that, so it can never act once the sender has given up
+        body: dict[str, Any] = {"id": cid, "ts": issued, "deadline": issued + timeout}
         if user or self.service:
             body["user"] = user or self.service
         if isinstance(payload, dict):

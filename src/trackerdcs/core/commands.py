@@ -88,6 +88,7 @@ class Command:
     data: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
     user: str | None = None
+    deadline: float | None = None  # UTC epoch s after which the sender no longer waits
     raw: bytes = b""
 
     def model(self, model: type[M]) -> M:
@@ -133,6 +134,16 @@ def parse(name: str, raw: bytes) -> Command:
         cmd.id = None if cid is None else str(cid)
         user = obj.pop("user", None)
         cmd.user = None if user is None else str(user)
+        obj.pop("ts", None)  # the issue time: informational, the deadline is what counts
+        deadline = obj.pop("deadline", None)
+        if deadline is not None:
+            if (
+                isinstance(deadline, bool)
+                or not isinstance(deadline, int | float)
+                or not math.isfinite(deadline)
+            ):
+                raise BadCommand(f"deadline must be a time (UTC epoch s), got {deadline!r}")
+            cmd.deadline = float(deadline)
         cmd.data = obj
         cmd.value = obj["value"] if set(obj) == {"value"} else obj
     else:
@@ -266,6 +277,13 @@ class CommandRouter:
             return self._reply(cmd, ok=False, error=error)
         spec, handler = route
         cmd.args = topics.wildcard_args(spec.pattern, name)
+        if cmd.deadline is not None and pl.now() > cmd.deadline:
+            # the sender gave up on it (a broker outage, a replay): acting now would surprise
+            late = pl.now() - cmd.deadline
+            self.log.warning("expired command %s from %s ignored (%.1f s late)", name,
+                             cmd.user or "?", late)  # fmt: skip
+            return self._reply(cmd, ok=False, error=f"command expired {late:.1f} s ago: not "
+                               "executed", refused=True)  # fmt: skip
         try:
             if spec.guard is not None:
                 spec.guard(self.owner, cmd)
