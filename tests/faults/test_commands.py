@@ -23,3 +23,15 @@ def test_an_expired_command_is_refused_and_changes_nothing(write_stand, spawn,
     assert reply["refused"] and "expired" in reply["error"]
     assert probe.command("dum7", "ping")["ok"]  # everything before it has been handled
     assert probe.latest["dum7/state"].json()["value"] == 5.0
+
+
+def test_a_json_command_nested_100000_deep_gets_a_reply(write_stand, spawn, probe: Probe) -> None:
+    """Issue 11 item 15: such a command got no reply (the parser's recursion error)."""
+    path, _ = write_stand("")
+    spawn(path, "dum8")
+    probe.wait_for("dum8/online", lambda m: m.text == "true")
+    mark = probe.mark()
+    probe.publish("dum8/cmd/set", b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    reply = probe.wait_json("dum8/reply", lambda r: r["command"] == "set", since=mark)
+    assert reply["ok"] is False and "nested too deeply" in reply["error"]
+    assert probe.command("dum8", "ping")["ok"]  # and the service is still there
