@@ -96,6 +96,15 @@ class Watchdog(StrictModel):
     timeout: float | None = Field(30.0, gt=0, description="s; null disables the watchdog")
 
 
+class Readback(StrictModel):
+    """A frozen IOC keeps its CA connections for EPICS_CA_CONN_TMO (30 s) while its values
+    stop: every `period` one PV is read fresh; no answer within `timeout` and every value
+    of the mainframe counts as unknown (channels DISCONNECTED) until it answers again."""
+
+    period: float = Field(1.0, gt=0, description="s between fresh reads")
+    timeout: float = Field(2.0, gt=0, description="s to wait for the IOC's answer")
+
+
 class Deadbands(StrictModel):
     lv_v: float = 0.05
     lv_i: float = 0.01
@@ -123,6 +132,7 @@ class CaenConfig(ServiceSection):
     channels: dict[int, ChannelConfig] = Field(default_factory=dict)
     watchdog: Watchdog = Field(default_factory=Watchdog)
     deadbands: Deadbands = Field(default_factory=Deadbands)
+    readback: Readback = Field(default_factory=Readback)
     poll: float = Field(0.1, gt=0, description="s between state evaluations")
     hv_off_threshold: float = Field(5.0, ge=0, description="V below which HV counts as off")
     hv_off_timeout: float = Field(120.0, gt=0, description="s to wait for HV ramp-down")

@@ -59,7 +59,9 @@ class CaenService(Service):
         db = self.cfg.deadbands
         self.deadbands = {"lv_vMon": db.lv_v, "lv_iMon": db.lv_i, "hv_vMon": db.hv_v,
                           "hv_iMon": db.hv_i}  # fmt: skip
+        self.ioc_answering = True
         self.every(self.cfg.poll, self._watch)
+        self.every(self.cfg.readback.period, self._check_ioc_answers)
 
     # -- channels --------------------------------------------------------------------------
     def _build_channels(self) -> None:
@@ -147,11 +149,38 @@ class CaenService(Service):
         return any(ch.state not in ("DISCONNECTED", "INIT") for ch in self.channels.values())
 
     def _ioc_alarm(self) -> None:
+        if not self.ioc_answering:
+            return  # the read-back watchdog's message stands
         long_gone = [self._disconnected_long(ch) for ch in self.channels.values()]
         self.alarms.set(
             f"{self.name}.ioc", "INVALID" if long_gone and all(long_gone) else "OK",
             f"CAEN IOC unreachable (prefix {self.cfg.prefix})",
         )  # fmt: skip
+
+    async def _check_ioc_answers(self) -> None:
+        """Read-back watchdog: a fresh read of one PV, so that a frozen IOC is not taken
+        for a quiet one."""
+        probe = next(iter(self.channels.values()), None)
+        if probe is None:
+            return
+        timeout = self.cfg.readback.timeout
+        answered = await probe.hv.answers("Status", timeout)
+        if not answered and self.ioc_answering:
+            self.ioc_answering = False
+            why = f"CAEN IOC not answering: a read of {probe.hv.base}:Status took over {timeout} s"
+            self.log.error("%s; every value is unknown until it answers", why)
+            self.alarms.raise_(f"{self.name}.ioc", "INVALID", why)
+            for ch in self.channels.values():
+                ch.lv.frozen()
+                ch.hv.frozen()
+        elif answered and not self.ioc_answering:
+            for ch in self.channels.values():
+                for side in (ch.lv, ch.hv):
+                    await side.read_all()
+                    side.answering = True
+            self.ioc_answering = True
+            self.log.warning("CAEN IOC answers again; values re-read")
+            self._schedule()
 
     def publish_all(self, force: bool = False) -> None:
         for cid, ch in self.channels.items():

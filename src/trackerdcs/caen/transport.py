@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trackerdcs.caen.config import CaenConfig
-from trackerdcs.caen.protocol import HV_READ, LV_READ
+from trackerdcs.caen.protocol import HV_READ, LV_READ, MONITORED
 from trackerdcs.core.signal import Signal
 
 log = logging.getLogger("trackerdcs.caen.transport")
@@ -46,6 +46,9 @@ class SidePVs:
             p: Signal(f"{side}_{p}", source=f"{base}:{p}") for p in self.names
         }
         self._conn: dict[str, bool] = dict.fromkeys(self.names, False)
+        # False while the IOC holds its connections but no longer answers (frozen): CA
+        # notices only after EPICS_CA_CONN_TMO (30 s), the read-back watchdog much sooner
+        self.answering = True
         self.pvs: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -93,9 +96,21 @@ class SidePVs:
             self.signals[param].invalidate()
         self.on_change()
 
+    def frozen(self) -> None:
+        """The IOC stopped answering: nothing it said before stays current."""
+        self.answering = False
+        for sig in self.signals.values():
+            sig.invalidate()
+        self.on_change()
+
     @property
     def connected(self) -> bool:
-        return all(self._conn.values())
+        # connected but not yet read is not "off": the monitored values must be there
+        return (
+            self.answering
+            and all(self._conn.values())
+            and all(self.signals[p].value is not None for p in MONITORED)
+        )
 
     def get(self, param: str) -> Any:
         return self.signals[param].value
@@ -121,6 +136,17 @@ class SidePVs:
 
         for param, (value, ts) in (await asyncio.to_thread(read)).items():
             self._set(param, value, ts)
+
+    async def answers(self, param: str, timeout: float) -> bool:
+        """A fresh read (not the monitor's copy) of one PV comes back within `timeout`."""
+        pv = self.pvs.get(param)
+        if pv is None or not pv.connected:
+            return True  # not connected is the connection callbacks' business, not ours
+
+        def read() -> bool:
+            return pv.get(timeout=timeout, use_monitor=False) is not None
+
+        return await asyncio.to_thread(read)
 
 
 def put_global(prefix: str, param: str, value: Any, timeout: float = 2.0) -> bool:
