@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -142,6 +143,20 @@ def test_alarm_shelf_expires_and_unknown_alarm_is_a_clear_error() -> None:
     assert out[-1]["shelved_until"] is None
     with pytest.raises(BadCommand, match="no alarm 'y'"):
         t.ack("y")
+
+
+def test_alarm_state_is_restored_from_its_file_and_a_corrupt_file_is_not_fatal(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "alarms" / "dcs.json"
+    first = AlarmTable("dcs", lambda a: None, store=store)
+    first.raise_("dcs.watchdog", "MAJOR", "watchdog safe-off")
+    first.clear("dcs.watchdog")  # condition gone, not acknowledged: stays latched
+    again = AlarmTable("dcs", lambda a: None, store=store)
+    assert again.table["dcs.watchdog"].severity == "MAJOR"
+    assert again.ack("dcs.watchdog").severity == "OK"
+    store.write_text("{not json")
+    assert AlarmTable("dcs", lambda a: None, store=store).table == {}
 
 
 def test_deadbands_hide_noise_but_not_state_changes() -> None:

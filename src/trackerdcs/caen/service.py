@@ -113,6 +113,10 @@ class CaenService(Service):
                 self.log.info("channel %s -> %s %s", ch.id, ch.state, ch.reason)
             self._channel_alarm(ch)
         self._ioc_alarm()
+        if not self.procedures.name and all(
+            ch.hv_down(self.cfg.hv_off_threshold) for ch in self.channels.values()
+        ):
+            self.alarms.clear(f"{self.name}.rampdown")  # HV came down after all
         self.publish_all()
 
     def _push_settings(self, ch: Channel) -> None:
@@ -217,6 +221,8 @@ class CaenService(Service):
             self.log.error("watchdog: %s; going to the safe state", why)
             self.alarms.raise_(f"{self.name}.watchdog", "MAJOR", f"watchdog safe-off: {why}")
             self.start_safe_off(f"watchdog: {why}")
+        elif self.guard.healthy():
+            self.alarms.clear(f"{self.name}.watchdog")
 
     def _anything_powered(self) -> bool:
         return any(ch.powered(self.cfg.hv_off_threshold) for ch in self.channels.values())

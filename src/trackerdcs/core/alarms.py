@@ -7,14 +7,20 @@ OK *and* it has been acknowledged (in either order). The owning service answers
 still latches, but sends no notifications until the shelf expires (at most 24 h).
 
 `AlarmTable` is pure logic (no bus, no clock of its own beyond `now`): every transition is
-unit-tested without a broker. Its `publish` callback is the only way out.
+unit-tested without a broker. Its `publish` callback is the only way out, and its `store`
+file (in the stand's state dir) the only memory: a restarted service has the alarms it had,
+latched and acknowledged as they were, so an operator can still acknowledge them and the
+service clears them when it finds their condition gone.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, field_validator
@@ -53,11 +59,36 @@ class Alarm:
 
 class AlarmTable:
     def __init__(self, source: str, publish: Callable[[Alarm], None],
-                 now: Callable[[], float] = pl.now):  # fmt: skip
+                 now: Callable[[], float] = pl.now, store: Path | None = None):  # fmt: skip
         self.source = source
         self.publish = publish
         self.now = now
-        self.table: dict[str, Alarm] = {}
+        self.store = store
+        self.table: dict[str, Alarm] = self._load()
+
+    def _load(self) -> dict[str, Alarm]:
+        if self.store is None or not self.store.exists():
+            return {}
+        known = {f.name for f in fields(Alarm)}
+        try:
+            rows = json.loads(self.store.read_text(encoding="utf-8"))
+            table = {r["name"]: Alarm(**{k: v for k, v in r.items() if k in known}) for r in rows}
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.error("alarm state %s unreadable (%s): starting without it", self.store, exc)
+            return {}
+        log.info("%d alarms restored from %s", len(table), self.store)
+        return table
+
+    def _save(self) -> None:
+        if self.store is None:
+            return
+        tmp = self.store.with_suffix(".tmp")
+        try:
+            self.store.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps([asdict(a) for a in self.table.values()]), encoding="utf-8")
+            os.replace(tmp, self.store)  # a crash mid-write leaves the previous state whole
+        except OSError as exc:
+            log.error("alarm state not saved to %s: %s", self.store, exc)
 
     def raise_(self, name: str, severity: str, message: str) -> None:
         """The condition is present at `severity` (MINOR, MAJOR or INVALID)."""
@@ -130,6 +161,7 @@ class AlarmTable:
 
     def _out(self, a: Alarm) -> None:
         a.ts = self.now()
+        self._save()
         self.publish(a)
 
 

@@ -53,7 +53,8 @@ class Service(AlarmCommands):
         self.name = name or (self.cfg.service_name(default) if self.cfg is not None else default)
         self.log = logging.getLogger(f"trackerdcs.{self.name}")
         self.bus = Bus(stand.bus, service=self.name)
-        self.alarms = AlarmTable(self.name, self._publish_alarm)
+        store = stand.data_dir / "alarms" / f"{self.name}.json" if stand.source else None
+        self.alarms = AlarmTable(self.name, self._publish_alarm, store=store)
         self.commands = CommandRouter(
             self.name, self.bus.publish, self, frozenset({peers.safety(stand)}), self.log
         )

@@ -16,6 +16,7 @@ import time
 from trackerdcs.core import contracts
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Refused
+from trackerdcs.core.ordering import Newest
 
 STATUS_MAX_AGE = 30.0  # s, without a watchdog timeout to go by
 
@@ -27,6 +28,8 @@ class PowerGuard:
         self.last_heartbeat = time.monotonic()
         self.bus_lost_since: float | None = None
         self.fired = False
+        self.heartbeat_seen = False
+        self.newest = Newest()
         self.interlock = contracts.SafetyStatus()
         self.beat = contracts.Heartbeat()
 
@@ -36,13 +39,18 @@ class PowerGuard:
     # -- inputs ----------------------------------------------------------------------------
     def on_heartbeat(self, msg: Message) -> None:
         beat = contracts.parse(contracts.Heartbeat, msg.payload)
-        if beat is not None and self._current(beat.ts):
+        if beat is not None and self._current(beat.ts) and self.newest.accept("beat", beat.ts):
             self.beat = beat
             self.last_heartbeat = time.monotonic()
+            self.heartbeat_seen = True
 
     def on_safety_status(self, msg: Message) -> None:
         status = contracts.parse(contracts.SafetyStatus, msg.payload)
-        if status is not None and self._current(status.ts):
+        if (
+            status is not None
+            and self._current(status.ts)
+            and self.newest.accept("status", status.ts)
+        ):
             self.interlock = status
 
     def heartbeat_age(self) -> float:
@@ -88,6 +96,17 @@ class PowerGuard:
         if bus_age > self.timeout:
             return f"bus lost for {bus_age:.0f} s"
         return f"no safety heartbeat on {self.heartbeat_topic} for {hb_age:.0f} s"
+
+    def healthy(self) -> bool:
+        """Safety heard from (since this start) within the timeout, and the bus up: the
+        condition of a watchdog alarm is gone."""
+        if not self.timeout:
+            return True
+        return (
+            self.heartbeat_seen
+            and self.heartbeat_age() <= self.timeout
+            and self.bus_lost_since is None
+        )
 
     def status(self) -> dict[str, object]:
         return {

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from trackerdcs.core import contracts
+from trackerdcs.core.ordering import FUTURE_TOLERANCE
 from trackerdcs.safety.config import (
     ChillerRule,
     DewpointRule,
@@ -23,7 +24,6 @@ from trackerdcs.safety.config import (
 from trackerdcs.safety.levels import ACTION, OK, WARNING, grade
 
 COLD_KINDS = {"coldbox", "surface", "module"}
-FUTURE_TOLERANCE = 2.0  # s a reading's ts may be ahead of our clock (NTP-synced hosts)
 POWERED = {"LV_ON", "HV_RAMP", "HV_ON", "ERROR", "DISCONNECTED", "INIT"}  # unknown is not off
 
 
@@ -48,6 +48,7 @@ class View:
     online: dict[str, bool] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # sensor -> service it came from
     stale_after: float = 30.0
+    stale_warning: float = 10.0  # s: before this much uptime, no reading is not yet news
 
     def staleness(self, sensor: str) -> tuple[float, str]:
         """(age, why) of a sensor's reading. A reading whose service is offline, or dated
@@ -131,6 +132,10 @@ class Dewpoint:
                 if (x := v.fresh(n)) is not None and x.dewpoint is not None]  # fmt: skip
         if not temps or not dews:
             missing = "surface temperature" if not temps else "dew point"
+            if v.uptime < v.stale_warning:
+                # just started: the first readings are on their way (the stale rule still
+                # counts their age); a warning now would be a nuisance alarm at every start
+                return [Verdict("dewpoint", OK, None, f"waiting for the first {missing}")]
             return [Verdict("dewpoint", WARNING, None, f"no current {missing}: margin unknown")]
         surface, sname = min(temps)
         dew, dname = max(dews)
