@@ -82,6 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = None) -> int:
     from trackerdcs.core.blocking import BlockingBus
+    from trackerdcs.runtime.lock import StandLock, StandRunning
     from trackerdcs.runtime.plan import plan
     from trackerdcs.runtime.supervisor import Supervisor
 
@@ -92,12 +93,18 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
     if not specs:
         print(f"{config}: nothing to run", file=sys.stderr)
         return 2
+    try:
+        lock = StandLock(stand.data_dir).acquire()
+    except StandRunning as exc:
+        print(f"{config}: {exc}", file=sys.stderr)
+        return 1
+    assert lock.fd is not None
     bus = BlockingBus(stand.bus, service="supervisor")
 
     def publish(sup: Supervisor) -> None:
         bus.publish_state("supervisor/processes", {"processes": sup.status()})
 
-    sup = Supervisor(specs, env=env, on_change=publish)
+    sup = Supervisor(specs, env=env, on_change=publish, keep_fds=(lock.fd,))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sup.stop())
     if banner:
@@ -108,6 +115,7 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
         return sup.run()
     finally:
         bus.stop()
+        lock.release()
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -2,11 +2,15 @@
 
 Children get their own session so a Ctrl-C in the terminal reaches only the supervisor,
 which then stops them in reverse start order (consumers first, simulators and broker last).
+If the supervisor itself dies (SIGKILL, OOM), the kernel sends every child SIGTERM
+(PR_SET_PDEATHSIG): no orphan keeps running beside the next `up`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
@@ -21,6 +25,21 @@ from typing import IO
 from trackerdcs.runtime.plan import ProcessSpec
 
 log = logging.getLogger("trackerdcs.supervisor")
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec (looked up beforehand: no import there)."""
+    prctl = _libc.prctl
+
+    def setup() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return setup
 
 
 @dataclass
@@ -48,6 +67,7 @@ class Supervisor:
         stable_after: float = 30.0,
         stop_timeout: float = 15.0,
         on_change: Callable[[Supervisor], None] | None = None,
+        keep_fds: tuple[int, ...] = (),
     ):
         self.children = [Child(s) for s in specs]
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
@@ -56,6 +76,7 @@ class Supervisor:
         self.stable_after = stable_after
         self.stop_timeout = stop_timeout
         self.on_change = on_change
+        self.keep_fds = keep_fds  # the stand lock: held until the last child exits
         self._stop = threading.Event()
         self._out_lock = threading.Lock()
         self.width = max((len(c.spec.name) for c in self.children), default=8)
@@ -81,6 +102,8 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             env={**self.env, **spec.env},
             start_new_session=True,
+            pass_fds=self.keep_fds,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         child.started = time.monotonic()
         t = threading.Thread(target=self._pump, args=(spec.name, child.proc.stdout), daemon=True)
