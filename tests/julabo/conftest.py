@@ -45,10 +45,11 @@ class JulaboStand:
 
 
 @pytest.fixture
-def julabo(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[[str], JulaboStand]]:
+def julabo(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[..., JulaboStand]]:
     started: list[JulaboStand] = []
 
-    def start(transport: str) -> JulaboStand:
+    def start(transport: str, extra: str = "") -> JulaboStand:
+        """`extra`: more stand-file text, after the julabo section."""
         tcp = free_port()
         link = tmp_path / "ttyJULABO"
         if transport == "tcp":
@@ -59,7 +60,9 @@ def julabo(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[[str
             bport = free_port()
             url = f"rfc2217://127.0.0.1:{bport}"
         # a broker per test: retained state of one test must not satisfy the next one's waits
-        path, stand = write_stand(JULABO_SECTION.format(port=url, tcp=tcp), broker=own_mosquitto)
+        path, stand = write_stand(
+            JULABO_SECTION.format(port=url, tcp=tcp) + extra, broker=own_mosquitto
+        )
         assert stand.julabo is not None
         log = tmp_path / "sim.log"
 

@@ -17,6 +17,7 @@ from trackerdcs.core import contracts, peers
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Command, Refused, command
 from trackerdcs.core.device import Link
+from trackerdcs.core.ordering import Newest
 from trackerdcs.core.payload import now
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
@@ -55,6 +56,7 @@ class JulaboService(Service):
             {s.name: s.deadband for s in self.chiller.signals().values()},
         )
         self.dewpoints: dict[str, contracts.Reading] = {}
+        self.newest = Newest()
         if self.cfg.dewpoint_guard is not None:
             for env in peers.environment(stand):
                 self.subscribe(f"{env}/+", self._on_sensor)
@@ -104,7 +106,8 @@ class JulaboService(Service):
 
     def _on_sensor(self, msg: Message) -> None:
         reading = contracts.parse(contracts.Reading, msg.payload)
-        if reading is not None and reading.dewpoint is not None:
+        if (reading is not None and reading.dewpoint is not None
+                and self.newest.accept(msg.topic, reading.ts)):  # fmt: skip
             self.dewpoints[msg.topic.split("/", 1)[1]] = reading
 
     def _dewpoint_check(self, temp: float | None) -> None:

@@ -16,12 +16,12 @@ from trackerdcs.core import contracts, peers
 from trackerdcs.core import payload as pl
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Command, command
+from trackerdcs.core.ordering import Newest
 from trackerdcs.core.service import Service
 from trackerdcs.safety.config import SafetyConfig
 from trackerdcs.safety.levels import ACTION, OK, RANK, WARNING, worst
 from trackerdcs.safety.notify import Notifier
 from trackerdcs.safety.rules import (
-    FUTURE_TOLERANCE,
     Chiller,
     Dewpoint,
     Overtemp,
@@ -50,7 +50,14 @@ class SafetyService(Service):
         kinds = {s.name: s.kind for s in (sensors.sensors if sensors else [])}
         self.heartbeat_topic = peers.heartbeat_topic(stand)
         self.started_mono = time.monotonic()
-        self.view = View(now=pl.now(), uptime=0.0, kinds=kinds, stale_after=self.cfg.stale.action)
+        self.newest = Newest()
+        self.view = View(
+            now=pl.now(),
+            uptime=0.0,
+            kinds=kinds,
+            stale_after=self.cfg.stale.action,
+            stale_warning=self.cfg.stale.warning,
+        )
         required = self.cfg.services.required
         if required is None:
             required = [*self.power, *self.cooling] + (self.environment if sensors else [])
@@ -99,22 +106,20 @@ class SafetyService(Service):
         reading = contracts.parse(contracts.Reading, msg.payload)
         if reading is None:
             return
-        known = self.view.readings.get(name)
-        known_ts = known.ts if known is not None and known.ts is not None else 0.0
-        # older than what we have (a queued message delivered late) is not news; a known
-        # reading dated in the future must not hide the real ones that follow it
-        if known_ts <= pl.now() + FUTURE_TOLERANCE and known_ts > (reading.ts or 0):
-            return
+        if not self.newest.accept(msg.topic, reading.ts):
+            return  # older than what we have: a queued message delivered late
         self.view.readings[name] = reading
         self.view.sources[name] = source
         self.evaluate()  # at once: this path is the interlock latency
 
     def _on_power(self, msg: Message) -> None:
-        if (status := contracts.parse(contracts.PowerStatus, msg.payload)) is not None:
+        status = contracts.parse(contracts.PowerStatus, msg.payload)
+        if status is not None and self.newest.accept(msg.topic, status.ts):
             self.view.power[msg.topic.split("/", 1)[0]] = status
 
     def _on_cooling(self, msg: Message) -> None:
-        if (status := contracts.parse(contracts.ChillerStatus, msg.payload)) is not None:
+        status = contracts.parse(contracts.ChillerStatus, msg.payload)
+        if status is not None and self.newest.accept(msg.topic, status.ts):
             self.view.cooling[msg.topic.split("/", 1)[0]] = status
 
     def _on_online(self, msg: Message) -> None:

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from trackerdcs.core.bus import Message
+from trackerdcs.core.ordering import Newest, ts_of
 from trackerdcs.core.topics import matches
 
 HIDDEN = ("+/cmd/#", "sim/#", "+/heartbeat")
@@ -28,6 +29,7 @@ class LiveState:
         self.latest: dict[str, Any] = {}
         self._clients: list[asyncio.Queue[dict[str, Any]]] = []
         self.sent = 0
+        self.newest = Newest()
 
     def on_message(self, msg: Message) -> None:
         if any(matches(p, msg.topic) for p in HIDDEN):
@@ -35,6 +37,9 @@ class LiveState:
         payload = decode(msg.payload)
         if not msg.payload:  # a cleared retained topic
             self.latest.pop(msg.topic, None)
+            self.newest.forget(msg.topic)
+        elif not self.newest.accept(msg.topic, ts_of(payload)):
+            return  # older than what is shown: a queued message delivered late
         else:
             self.latest[msg.topic] = payload
         item = {"topic": msg.topic, "payload": payload}
