@@ -5,8 +5,12 @@ everything behind it for ever; a `{"ts": NaN}` dropped a whole batch with `dropp
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from tests.storage.test_recorder import query
+from tests.storage.test_recorder import query, start_recorder
+from trackerdcs.testing.faults import crash
+from trackerdcs.testing.probe import Probe
+from trackerdcs.testing.processes import stop_process
 
 
 def test_a_nan_value_or_ts_is_rejected_alone(recorder) -> None:
@@ -23,3 +27,37 @@ def test_a_nan_value_or_ts_is_rejected_alone(recorder) -> None:
     assert query(path, "raw", "poison.status,service=poison:y", "--start=-1m")[0]["value"] == 1.5
     box = query(path, "raw", "sensors,kind=coldbox,sensor=box:temperature", "--start=-1m")
     assert box[0]["value"] == -20.5
+
+
+def test_a_killed_recorder_loses_nothing(write_stand, own_mosquitto, storage_yaml,
+                                         tmp_path: Path) -> None:  # fmt: skip
+    """Issue 11 item 15: the recorder's in-memory batch was lost on SIGKILL (and what was
+    published while it was down never reached it)."""
+    path, stand = write_stand(storage_yaml + "recorder: {flush_interval: 60, retry: 1}\n",
+                              broker=own_mosquitto)  # fmt: skip
+    proc = start_recorder(path, tmp_path / "recorder.log")
+    t0 = time.time() - 10
+    try:
+        with Probe(stand.bus) as probe:
+            probe.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=20)
+            for i in range(100):
+                probe.publish("soak/counter", {"n": i, "ts": t0 + i * 0.01})
+            # received, journalled, not yet written (the flush is a minute away)
+            probe.wait_json("recorder/status", lambda s: s["pending"] == 100, timeout=10)
+            mark = probe.mark()
+            crash(proc)
+            probe.wait_for("recorder/online", lambda m: m.payload == b"false", timeout=10,
+                           since=mark)  # fmt: skip
+            for i in range(100, 200):  # published while it is down
+                probe.publish("soak/counter", {"n": i, "ts": t0 + i * 0.01})
+            proc = start_recorder(path, tmp_path / "recorder2.log")
+            probe.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=20,
+                           since=mark)  # fmt: skip
+            probe.wait_json("recorder/status", lambda s: s["pending"] >= 100, timeout=10,
+                            since=probe.mark())  # fmt: skip
+            reply = probe.command("recorder", "flush", timeout=20)
+            assert reply["ok"], reply
+        rows = query(path, "raw", "soak.counter,service=soak:n", "--start=-1h")
+        assert sorted(int(r["value"]) for r in rows) == list(range(200))  # none lost, none twice
+    finally:
+        stop_process(proc)

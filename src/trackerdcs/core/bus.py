@@ -57,8 +57,10 @@ class Bus:
     """`service` names the availability topic `<service>/online` (retained `true`; `false` as
     the last will and on a clean stop). Without a service the client announces nothing."""
 
-    def __init__(self, cfg: BusConfig, service: str | None = None, client_id: str | None = None):
+    def __init__(self, cfg: BusConfig, service: str | None = None, client_id: str | None = None,
+                 clean_session: bool = True):  # fmt: skip
         self.cfg = cfg
+        self.clean_session = clean_session
         self.service = service
         self.client_id = client_id or (
             f"{service or 'client'}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
@@ -100,7 +102,7 @@ class Bus:
             identifier=self.client_id,
             will=will,
             keepalive=c.keepalive,
-            clean_session=True,
+            clean_session=self.clean_session,
             tls_params=tls,
             tls_insecure=c.tls.insecure if c.tls else None,
             max_inflight_messages=100,

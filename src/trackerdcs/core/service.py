@@ -11,6 +11,7 @@ and the service says `online: false` before it disconnects. After every (re)conn
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
 import signal
@@ -45,6 +46,9 @@ class Service(AlarmCommands):
 
     section: ClassVar[str] = ""
     default_name: ClassVar[str] = ""
+    # True: a broker session that outlives the process (a fixed client id, clean_session
+    # off), so QoS 1 messages published while the service restarts wait for it
+    persistent_session: ClassVar[bool] = False
 
     def __init__(self, stand: Stand, name: str | None = None):
         self.stand = stand
@@ -52,7 +56,12 @@ class Service(AlarmCommands):
         default = self.default_name or self.section
         self.name = name or (self.cfg.service_name(default) if self.cfg is not None else default)
         self.log = logging.getLogger(f"trackerdcs.{self.name}")
-        self.bus = Bus(stand.bus, service=self.name)
+        client_id = None
+        if self.persistent_session:
+            stand_id = hashlib.sha1(str(stand.data_dir).encode()).hexdigest()[:8]
+            client_id = f"{self.name}-{stand_id}"
+        self.bus = Bus(stand.bus, service=self.name, client_id=client_id,
+                       clean_session=not self.persistent_session)  # fmt: skip
         store = stand.data_dir / "alarms" / f"{self.name}.json" if stand.source else None
         self.alarms = AlarmTable(self.name, self._publish_alarm, store=store)
         self.commands = CommandRouter(

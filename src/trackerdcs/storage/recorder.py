@@ -26,6 +26,7 @@ from trackerdcs.core.topics import matches
 from trackerdcs.storage.buffer import DiskBuffer
 from trackerdcs.storage.config import RecorderConfig
 from trackerdcs.storage.historian import HistorianError, open_historian
+from trackerdcs.storage.journal import Journal
 from trackerdcs.storage.points import Point
 
 SKIP_FIELDS = {"ts", "id", "since"}
@@ -108,6 +109,7 @@ def decode(topic: str, raw: bytes,
 class RecorderService(Service):
     section = "recorder"
     default_name = "recorder"
+    persistent_session = True  # the broker keeps what is published while we restart
     cfg: RecorderConfig
 
     def __init__(self, stand: StandBase, name: str | None = None):
@@ -118,6 +120,11 @@ class RecorderService(Service):
         self.environment = frozenset(peers.environment(stand)) or frozenset({"sensors"})
         self.buffer = DiskBuffer(stand.data_dir / f"{self.name}-buffer",
                                  int(self.cfg.buffer_max_mb * 1024 * 1024))  # fmt: skip
+        self.journal = Journal(stand.data_dir / f"{self.name}-journal")
+        if leftovers := self.journal.leftovers():
+            self.buffer.append(leftovers)  # received by a recorder that was killed
+            self.log.warning("%d points a previous run had received recovered", len(leftovers))
+        self.journal.clear()
         self._pending: list[Point] = []
         self._wake = asyncio.Event()
         self.written = 0
@@ -151,6 +158,7 @@ class RecorderService(Service):
             self.log.warning("%s: %d value(s) not a finite number (or no valid ts), not stored",
                              msg.topic, rejected)  # fmt: skip
         if points:
+            self.journal.add(points)
             self._pending.extend(points)
             if len(self._pending) >= self.cfg.batch_size:
                 self._wake.set()
@@ -188,9 +196,11 @@ class RecorderService(Service):
             self.buffer.remove(path)
         # while the historian is down, new points go to disk too (behind what is already
         # buffered, so the order is kept), never pile up in memory
+        taken = self.journal.rotate()
         while batch := self._take():
             if self.buffer or not await self._write(batch):
                 self.buffer.append(batch)
+        self.journal.done(taken)  # the loop above took everything: all of it is safe
 
     async def main(self) -> None:
         while True:
@@ -231,4 +241,5 @@ class RecorderService(Service):
         rest, self._pending = self._pending, []
         if rest:
             self.buffer.append(rest)
+        self.journal.clear()
         self.historian.close()
