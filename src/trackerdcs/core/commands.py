@@ -210,6 +210,7 @@ def required_role(specs: dict[str, CommandSpec], name: str) -> Role:
 
 
 Sender = Callable[[str, dict[str, Any]], None]
+MAX_WAITING = 100  # commands queued per service before more are refused as busy
 
 
 class CommandRouter:
@@ -227,6 +228,7 @@ class CommandRouter:
         self.routes = declared(owner)
         self._queue: asyncio.PriorityQueue[tuple[int, int, Command]] = asyncio.PriorityQueue()
         self._seq = itertools.count()
+        self._waiting = 0  # commands queued, not counting safety's
 
     def known(self) -> list[str]:
         return [s.pattern for s, _h in self.routes]
@@ -250,12 +252,21 @@ class CommandRouter:
             self._reply(Command(name=name, raw=msg.payload), ok=False, error=str(exc))
             return
         first = 0 if cmd.user in self.first_from else 1
+        if first and self._waiting >= MAX_WAITING:
+            # a flood: refuse at once (with a reply) rather than queue minutes of work
+            self.log.warning("busy: %s from %s refused (%d waiting)", name, cmd.user or "?",
+                             self._waiting)  # fmt: skip
+            error = f"busy: {self._waiting} commands waiting; try again later"
+            self._reply(cmd, ok=False, error=error, refused=True)
+            return
+        self._waiting += first
         self._queue.put_nowait((first, next(self._seq), cmd))
 
     async def serve(self) -> None:
         """Run queued commands one at a time, forever."""
         while True:
-            _prio, _seq, cmd = await self._queue.get()
+            prio, _seq, cmd = await self._queue.get()
+            self._waiting -= prio
             await self.run(cmd)
 
     async def handle(self, name: str, raw: bytes) -> dict[str, Any]:
