@@ -99,7 +99,7 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
         print(f"{config}: {exc}", file=sys.stderr)
         return 1
     assert lock.fd is not None
-    bus = BlockingBus(stand.bus, service="supervisor")
+    bus = BlockingBus(stand.bus.account("supervisor", stand.base_dir), service="supervisor")
 
     def publish(sup: Supervisor) -> None:
         bus.publish_state("supervisor/processes", {"processes": sup.status()})

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from trackerdcs.config.base import StrictModel
+from trackerdcs.config.secrets import read_secret
 
 
 class TLSConfig(StrictModel):
@@ -28,10 +29,23 @@ class BusConfig(StrictModel):
     reconnect_min: float = Field(0.5, gt=0)
     reconnect_max: float = Field(10.0, gt=0)
     embedded: bool = Field(False, description="run the pure-Python broker (demo only)")
+    accounts_dir: Path | None = Field(
+        None, description="per-service MQTT accounts (`trackerdcs deploy mqtt-accounts`): each "
+        "service logs in as its own name with the password in `<dir>/<name>.password`, and "
+        "the broker's ACL lets it write only its own topics; `username`/`password_file` are "
+        "then the account of the command-line tools")  # fmt: skip
+
+    def account(self, name: str, base: Path) -> BusConfig:
+        """The settings service `name` connects with (`base`: the stand file's folder)."""
+        if self.accounts_dir is None:
+            return self
+        folder = self.accounts_dir if self.accounts_dir.is_absolute() else base / self.accounts_dir
+        return self.model_copy(update={"username": name, "password_env": None,
+                                       "password_file": folder / f"{name}.password"})  # fmt: skip
 
     def password(self) -> str | None:
         if self.password_env and os.environ.get(self.password_env):
             return os.environ[self.password_env]
         if self.password_file:
-            return Path(self.password_file).read_text(encoding="utf-8").strip()
+            return read_secret(Path(self.password_file))
         return os.environ.get("TRACKERDCS_MQTT_PASSWORD") or None

@@ -60,7 +60,8 @@ class Service(AlarmCommands):
         if self.persistent_session:
             stand_id = hashlib.sha1(str(stand.data_dir).encode()).hexdigest()[:8]
             client_id = f"{self.name}-{stand_id}"
-        self.bus = Bus(stand.bus, service=self.name, client_id=client_id,
+        self.bus = Bus(stand.bus.account(self.name, stand.base_dir), service=self.name,
+                       client_id=client_id,
                        clean_session=not self.persistent_session)  # fmt: skip
         store = stand.data_dir / "alarms" / f"{self.name}.json" if stand.source else None
         self.alarms = AlarmTable(self.name, self._publish_alarm, store=store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from typing import Any
 
@@ -15,7 +16,31 @@ def register(commands: Any, sim: Any) -> None:
     tg = sub.add_parser("telegraf", help="Telegraf config writing the recorder's measurements")
     tg.add_argument("--config", "-c", required=True)
     tg.add_argument("--output", "-o", default="-", help="file (default stdout)")
-    t.set_defaults(func=cmd_deploy)
+    tg.set_defaults(func=cmd_deploy)
+    ma = sub.add_parser(
+        "mqtt-accounts",
+        help="one MQTT account per service, passwords and the Mosquitto ACL",
+    )
+    ma.add_argument("--config", "-c", required=True)
+    ma.add_argument("--out", "-o", required=True, help="folder (bus.accounts_dir)")
+    ma.add_argument("--new-passwords", action="store_true", help="replace existing passwords")
+    ma.set_defaults(func=cmd_mqtt_accounts)
+
+
+def cmd_mqtt_accounts(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from trackerdcs.deploy.mqtt_accounts import write
+
+    stand = load_or_exit(args.config)
+    try:
+        accounts = write(stand, Path(args.out), keep=not args.new_passwords)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"mqtt-accounts: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(accounts)} accounts ({', '.join(accounts)}) in {args.out}; "
+          f"include {args.out}/mosquitto-auth.conf in the broker's configuration")  # fmt: skip
+    return 0
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

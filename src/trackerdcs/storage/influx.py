@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from trackerdcs.config.model import Stand
+from trackerdcs.config.secrets import read_secret
 from trackerdcs.storage.historian import HistorianError
 from trackerdcs.storage.points import Bucket, Point, parse_series, series_key
 
@@ -78,7 +79,7 @@ class InfluxHistorian:
         database = u.path.strip("/") or "trackerdcs"
         password = None
         if s.influx_password_file:
-            password = Path(stand.path(s.influx_password_file)).read_text().strip()
+            password = read_secret(Path(stand.path(s.influx_password_file)))
         elif s.influx_password_env:
             password = os.environ.get(s.influx_password_env)
         host = u.hostname or "127.0.0.1"

@@ -3,6 +3,7 @@ and benchmarks. `stop()` / `start()` keep the data, as a database restart would.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import time
@@ -34,11 +35,11 @@ bind-address = "127.0.0.1:{rpc}"
 
 class Influx:
     username = "trackerdcs"
-    password = "influx-secret"
 
     def __init__(self, directory: Path):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.password = secrets.token_urlsafe(16)  # a fresh one each time: none is shipped
         self.port = free_port()
         self.config = self.dir / "influxdb.conf"
         self.config.write_text(CONFIG.format(rpc=free_port(), d=self.dir, port=self.port))

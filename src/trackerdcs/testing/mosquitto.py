@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import subprocess
@@ -33,16 +34,21 @@ class Mosquitto:
     """Users: `trackerdcs` (password in `password_file`); anonymous clients are refused."""
 
     username = "trackerdcs"
-    password = "test-secret"
 
-    def __init__(self, workdir: Path, port: int | None = None, tls: bool = False):
+    def __init__(self, workdir: Path, port: int | None = None, tls: bool = False,
+                 persistence: bool = False, accounts: Path | None = None):  # fmt: skip
+        """`accounts`: a folder from `trackerdcs deploy mqtt-accounts` (per-service accounts
+        and their ACL); clients here then log in as its `admin`."""
         if not shutil.which("mosquitto"):
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        # a fresh password each time: none is shipped in the package
+        self.password = secrets.token_urlsafe(16)
         self.password_file = self.dir / "password.txt"
+        self.password_file.touch(mode=0o600)
         self.password_file.write_text(self.password)
         passwd = self.dir / "passwd"
         passwd.write_text("")
@@ -52,6 +58,14 @@ class Mosquitto:
             capture_output=True,
             timeout=10,
         )
+        self.accounts = accounts
+        acl_lines: list[str] = []
+        if accounts is not None:
+            self.username = "admin"
+            self.password_file = accounts / "admin.password"
+            self.password = self.password_file.read_text().strip()
+            passwd = accounts / "passwd"
+            acl_lines = [f"acl_file {accounts / 'acl'}"]
         self.tls = tls
         tls_lines: list[str] = []
         if tls:
@@ -66,11 +80,14 @@ class Mosquitto:
             "\n".join(
                 [
                     "user root",
-                    "persistence false",
+                    # on: sessions and queued messages survive a broker restart (production)
+                    f"persistence {'true' if persistence else 'false'}",
+                    f"persistence_location {self.dir}/",
                     f"listener {self.port} {self.host}",
                     *tls_lines,
                     "allow_anonymous false",
                     f"password_file {passwd}",
+                    *acl_lines,
                     # a subscriber that must see everything (the recorder) may not lose messages
                     "max_queued_messages 0",
                     "max_inflight_messages 100",
@@ -140,6 +157,7 @@ class Mosquitto:
             keepalive=2,
             reconnect_min=0.5,
             reconnect_max=2,
+            accounts_dir=self.accounts,
         )
 
     def bus_yaml(self) -> str:
@@ -152,5 +170,5 @@ class Mosquitto:
             f"  password_file: {self.password_file}\n"
             "  keepalive: 2\n"
             "  reconnect_min: 0.5\n"
-            "  reconnect_max: 2\n"
+            "  reconnect_max: 2\n" + (f"  accounts_dir: {self.accounts}\n" if self.accounts else "")
         )
