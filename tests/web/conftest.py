@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
@@ -24,6 +25,8 @@ class Demo:
     url: str
     bus: BusConfig
     probe: Probe
+    config: Path
+    state: Path
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         view = wait_online(cfg, DEMO_SERVICES, timeout=60)
         assert all(view.values()), view
         with Probe(cfg) as probe:
-            yield Demo(f"http://127.0.0.1:{port}", cfg, probe)
+            yield Demo(f"http://127.0.0.1:{port}", cfg, probe, config, tmp / "state")
 
 
 @pytest.fixture(scope="module")

@@ -83,5 +83,6 @@ def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:
     r = page.request.post(f"{demo.url}/api/cmd/dcs/switch/lv/1", data='"on"',
                           headers={"Content-Type": "application/json"})  # fmt: skip
     assert r.status == 403 and "operator" in r.json()["detail"]
-    audit = page.request.get(f"{demo.url}/api/audit").json()
+    expect(page.locator("#audit-card")).to_be_hidden()  # the audit log is for operators
+    audit = login("operator").request.get(f"{demo.url}/api/audit").json()
     assert audit[0]["user"] == "viewer" and "forbidden" in audit[0]["error"]

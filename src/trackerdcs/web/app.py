@@ -3,13 +3,15 @@ history from the historian, and the audit log."""
 
 # FastAPI resolves annotations at runtime: no `from __future__ import annotations` here.
 
+import re
 import secrets
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, WebSocket
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel
@@ -24,10 +26,14 @@ from trackerdcs.storage.historian import HistorianError, open_historian
 from trackerdcs.web.audit import AuditLog
 from trackerdcs.web.config import WebConfig
 from trackerdcs.web.live import LiveState
+from trackerdcs.web.security import LoginThrottle, Sessions, private_file, same_origin
 from trackerdcs.web.users import Users, rank
 
 STATIC = Path(__file__).parent / "static"
 COOKIE = "trackerdcs_session"
+# a command path is words joined by "/": MQTT wildcards or empty levels are not commands
+COMMAND_PATH = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def command_roles(stand: Stand) -> dict[str, dict[str, CommandSpec]]:
@@ -47,14 +53,15 @@ class Login(BaseModel):
 
 def _secret(state_dir: Path) -> str:
     path = state_dir / "web-secret"
-    if not path.exists():
+    if not path.exists() or not path.read_text().strip():
+        private_file(path)
         path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
     return path.read_text().strip()
 
 
 def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastAPI:
-    app = FastAPI(title="trackerdcs", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    # the API description is served below, behind the login like everything else
+    app = FastAPI(title="trackerdcs", docs_url=None, redoc_url=None, openapi_url=None)
     data = stand.data_dir
     users = Users(data / cfg.users_file)
     if not users.users and cfg.demo_users:
@@ -70,35 +77,80 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
         if root and "panel" in fam.ui:
             panels.setdefault(fam.ui["panel"], []).append(root)
     max_age = int(cfg.session_hours * 3600)
+    sessions = Sessions(data / "web-sessions.sqlite", max_age)
+    throttle = LoginThrottle(cfg.login_failures, 60.0)
+
+    def who(token: str | None) -> dict[str, str] | None:
+        """The session's user and current role, or None."""
+        try:
+            sid = signer.loads(token or "", max_age=max_age)["sid"]
+        except (BadSignature, KeyError, TypeError):
+            return None
+        user = sessions.user(sid)
+        role = users.role(user) if user is not None else None
+        if user is None or role is None:
+            return None
+        return {"user": user, "role": role, "sid": sid}
 
     def session(request: Request) -> dict[str, str]:
         token = request.cookies.get(COOKIE)
         if not token:
             raise HTTPException(401, "log in first")
-        try:
-            return signer.loads(token, max_age=max_age)
-        except BadSignature:
-            raise HTTPException(401, "session expired: log in again") from None
+        s = who(token)
+        if s is None:
+            raise HTTPException(401, "session ended: log in again")
+        return s
 
     SessionDep = Annotated[dict[str, str], Depends(session)]
 
+    @app.middleware("http")
+    async def same_origin_only(request: Request, call_next: Any) -> Response:
+        if request.method not in SAFE_METHODS:
+            if not same_origin(request.headers.get("origin"), request.headers.get("host"),
+                               cfg.allowed_origins):  # fmt: skip
+                return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
+            ctype = request.headers.get("content-type", "")
+            if not ctype.startswith("application/json"):
+                return JSONResponse({"detail": "send JSON (Content-Type: application/json)"},
+                                    status_code=415)  # fmt: skip
+        response: Response = await call_next(request)
+        return response
+
     @app.post("/api/login")
-    def login(body: Login, response: Response) -> dict[str, str]:
+    def login(body: Login, request: Request, response: Response) -> dict[str, str]:
+        address = request.client.host if request.client else "?"
+        wait = throttle.wait(address, body.username)
+        if wait > 0:
+            raise HTTPException(429, f"too many failed logins: try again in {wait:.0f} s",
+                                headers={"Retry-After": str(int(wait) + 1)})  # fmt: skip
         role = users.check(body.username, body.password)
         if role is None:
+            throttle.failed(address, body.username)
             raise HTTPException(401, "wrong user name or password")
-        token = signer.dumps({"user": body.username, "role": role})
+        throttle.succeeded(body.username)
+        token = signer.dumps({"sid": sessions.open(body.username)})
         response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="strict")
         return {"user": body.username, "role": role}
 
     @app.post("/api/logout")
-    def logout(response: Response) -> dict[str, bool]:
+    def logout(request: Request, response: Response) -> dict[str, bool]:
+        s = who(request.cookies.get(COOKIE))
+        if s is not None:
+            sessions.close(s["sid"])
         response.delete_cookie(COOKIE)
         return {"ok": True}
 
     @app.get("/api/me")
     def me(s: SessionDep) -> dict[str, str]:
-        return s
+        return {"user": s["user"], "role": s["role"]}
+
+    @app.get("/api/openapi.json")
+    def openapi(s: SessionDep) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/api/docs")
+    def docs(s: SessionDep) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="trackerdcs API")
 
     @app.get("/api/stand")
     def stand_info(s: SessionDep) -> dict[str, Any]:
@@ -112,11 +164,18 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
     @app.post("/api/cmd/{service}/{command:path}")
     async def command(s: SessionDep, service: str, command: str,
                       payload: Annotated[Any, Body()] = None) -> JSONResponse:  # fmt: skip
+        if service not in roles:
+            raise HTTPException(404, f"no service '{service}'; known: {', '.join(roles)}")
+        if not COMMAND_PATH.fullmatch(command):
+            raise HTTPException(400, f"'{command}' is not a command name (letters, digits, "
+                                "'_', '-', '.', levels joined by '/')")  # fmt: skip
         need = required_role(roles.get(service, {}), command)
         if rank(s["role"]) < rank(need):
             audit.record(s["user"], s["role"], service, command, payload, False,
                          f"forbidden for role {s['role']}")  # fmt: skip
             raise HTTPException(403, f"{command} needs the {need} role; you are {s['role']}")
+        # audited before it is sent: a command that cannot be audited is not sent at all
+        row = audit.record(s["user"], s["role"], service, command, payload, None, "sent")
         try:
             reply = await bus.request(service, command, payload, cfg.command_timeout, s["user"])
         except (TimeoutError, ConnectionError) as exc:
@@ -125,14 +184,16 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
                 if isinstance(exc, ConnectionError)
                 else f"no reply from {service} within {cfg.command_timeout:g} s (is it online?)"
             )
-            audit.record(s["user"], s["role"], service, command, payload, None, err)
+            audit.outcome(row, None, err)
             return JSONResponse({"ok": False, "error": err}, status_code=504)  # fmt: skip
-        audit.record(s["user"], s["role"], service, command, payload, reply.get("ok"),
-                     reply.get("error"))  # fmt: skip
+        audit.outcome(row, reply.get("ok"), reply.get("error"))
         return JSONResponse(reply)
 
     @app.get("/api/audit")
     def audit_log(s: SessionDep, limit: int = 200) -> list[dict[str, Any]]:
+        # who did what is for those who act on the stand: operators and experts
+        if rank(s["role"]) < rank("operator"):
+            raise HTTPException(403, "the audit log needs the operator role")
         return audit.recent(limit)
 
     @app.get("/api/series")
@@ -157,10 +218,9 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        token = websocket.cookies.get(COOKIE)
-        try:
-            signer.loads(token or "", max_age=max_age)
-        except BadSignature:
+        origin_ok = same_origin(websocket.headers.get("origin"), websocket.headers.get("host"),
+                                cfg.allowed_origins)  # fmt: skip
+        if not origin_ok or who(websocket.cookies.get(COOKIE)) is None:
             await websocket.close(code=4401)
             return
         await websocket.accept()

@@ -33,6 +33,12 @@ def cmd_users(args: argparse.Namespace) -> int:
         for name, u in sorted(users.users.items()):
             print(f"{name}\t{u['role']}")
         return 0
+    from trackerdcs.deploy.mqtt_accounts import acl
+
+    if args.name in acl(stand):
+        # the UI sends a person's name as the command's `user`: it must not read as a service
+        print(f"'{args.name}' is the name of a service account; choose another", file=sys.stderr)
+        return 1
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:

@@ -21,6 +21,11 @@ class WebConfig(ServiceSection):
         "no users file exists (demo only)")  # fmt: skip
     session_hours: float = Field(12.0, gt=0)
     command_timeout: float = Field(10.0, gt=0, description="s to wait for a service's reply")
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="other origins allowed to send commands (a reverse "
+        "proxy's https://host); the UI's own origin always is")  # fmt: skip
+    login_failures: int = Field(5, ge=1, description="wrong passwords per minute, per address "
+                                "or user name, before logins are refused for a minute")  # fmt: skip
 
     def where(self) -> list[str]:
         out = [f"web UI        http://{self.host}:{self.port}/"]

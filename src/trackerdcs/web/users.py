@@ -22,9 +22,24 @@ class Users:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.users: dict[str, dict[str, str]] = {}
-        if self.path.exists():
+        self._mtime: float | None = None
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the file again if it changed (`trackerdcs users add` while the UI runs)."""
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime != self._mtime:
             data = yaml.safe_load(self.path.read_text()) or {}
             self.users = dict(data.get("users") or {})
+            self._mtime = mtime
+
+    def role(self, name: str) -> str | None:
+        self.reload()
+        u = self.users.get(name)
+        return u["role"] if u is not None else None
 
     def add(self, name: str, password: str, role: str) -> None:
         if role not in ROLES:
@@ -43,6 +58,7 @@ class Users:
 
     def check(self, name: str, password: str) -> str | None:
         """The user's role if the password is right, else None."""
+        self.reload()
         u = self.users.get(name)
         if u is None:
             _hasher.hash(password)  # same cost whether or not the user exists

@@ -224,6 +224,7 @@ document.addEventListener("click", (ev) => {
 // -- audit -----------------------------------------------------------------------------------
 async function loadAudit() {
   const r = await api("/api/audit?limit=100");
+  $("#audit-card").hidden = r.status === 403;  // the audit log is for operators and experts
   if (r.status !== 200) return;
   $("#audit tbody").innerHTML = r.body.map((a) => `<tr><td>${new Date(a.ts * 1000).toLocaleString()}</td>
     <td>${esc(a.user)} (${esc(a.role)})</td><td>${esc(a.service)}</td><td>${esc(a.command)}</td>
