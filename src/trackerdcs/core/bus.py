@@ -53,6 +53,9 @@ Handler = Callable[[Message], None]
 Hook = Callable[[], None]
 
 
+PENDING_WARN = 1000  # publishes awaiting their PUBACK before aiomqtt warns
+
+
 class Bus:
     """`service` names the availability topic `<service>/online` (retained `true`; `false` as
     the last will and on a clean stop). Without a service the client announces nothing."""
@@ -94,7 +97,7 @@ class Bus:
             if self.service
             else None
         )
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             c.host,
             c.port,
             username=c.username,
@@ -111,6 +114,10 @@ class Bus:
             # PUBACK just sent until the broker's delayed ACK (40 ms per hop, measured)
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
+        # QoS 1 publishes wait for their PUBACK: a few dozen in flight is a busy stand, not
+        # a problem (aiomqtt's default warns from 10 on, hundreds of lines a second)
+        client.pending_calls_threshold = PENDING_WARN
+        return client
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
