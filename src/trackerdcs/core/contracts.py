@@ -7,6 +7,7 @@ producer must not break an older consumer. Timestamps are UTC epoch seconds (`ts
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, TypeVar
 
@@ -120,3 +121,12 @@ def parse(model: type[M], raw: bytes) -> M | None:
         return model.model_validate_json(raw)
     except (ValidationError, ValueError, RecursionError):
         return None
+
+
+def parse_dict(raw: bytes) -> dict[str, Any] | None:
+    """A JSON object as a dict (a state topic with many fields), or None."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None

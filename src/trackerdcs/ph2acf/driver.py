@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from trackerdcs.ph2acf import protocol
 from trackerdcs.ph2acf.protocol import Event
 
 TAIL = 40  # log lines kept with the run
+FOLLOW = 0.1  # s between looks at a batch program's log
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Driver:
     def stop(self) -> None:
         self._stop.set()
 
-    async def run(self, tag: str, progress: Progress) -> Outcome:
+    async def run(self, tag: str, progress: Progress, log: Path | None = None) -> Outcome:
         raise NotImplementedError
 
 
@@ -63,50 +66,57 @@ class BatchDriver(Driver):
         self.silence_timeout = silence_timeout
         self.pid: int | None = None
 
-    async def run(self, tag: str, progress: Progress) -> Outcome:
+    async def run(self, tag: str, progress: Progress, log: Path | None = None) -> Outcome:
+        """`log`: where the program's output goes (a file, not a pipe: the program must not
+        die of SIGPIPE when this service does; the log stays with the run's results)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        proc = await asyncio.create_subprocess_exec(
-            *self.command, "-f", str(self.hw_config), "-c", tag,
-            cwd=self.workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # our Ctrl-C is not its Ctrl-C: we decide when it stops
-        )  # fmt: skip
+        log = log or self.workdir / "logs" / f"{tag}-{int(time.time())}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "wb") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                *self.command, "-f", str(self.hw_config), "-c", tag,
+                cwd=self.workdir, stdout=sink, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # our Ctrl-C is not its Ctrl-C: we decide when it stops
+            )  # fmt: skip
         self.pid = proc.pid
         out = Outcome("failed", pid=proc.pid)
-        assert proc.stdout is not None
-        stopper = asyncio.ensure_future(self._stop.wait())
+        pending = ""
+        quiet_since = time.monotonic()
         try:
-            while True:
-                reader = asyncio.ensure_future(proc.stdout.readline())
-                done, _ = await asyncio.wait({reader, stopper}, timeout=self.silence_timeout,
-                                             return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-                if stopper in done and reader not in done:
-                    reader.cancel()
-                    await self._interrupt(proc)
-                    out.status, out.reason = "aborted", out.reason or "stopped"
-                    # keep reading what it prints while it stops
-                    rest = await proc.stdout.read()
-                    for line in rest.decode("utf-8", "replace").splitlines():
-                        self._line(line, out, progress)
-                    break
-                if not done:
-                    reader.cancel()
-                    await self._interrupt(proc)
-                    out.reason = f"no output for {self.silence_timeout:g} s: stopped"
-                    break
-                raw = reader.result()
-                if not raw:
-                    break
-                self._line(raw.decode("utf-8", "replace"), out, progress)
+            with open(log, "rb") as follow:
+                while True:
+                    chunk = follow.read()
+                    if chunk:
+                        quiet_since = time.monotonic()
+                        pending += chunk.decode("utf-8", "replace")
+                        *lines, pending = pending.split("\n")
+                        for line in lines:
+                            self._line(line, out, progress)
+                        continue
+                    if proc.returncode is not None:
+                        break
+                    if self._stop.is_set():
+                        await self._interrupt(proc)
+                        out.status, out.reason = "aborted", out.reason or "stopped"
+                        continue  # read what it printed while stopping
+                    if time.monotonic() - quiet_since > self.silence_timeout:
+                        await self._interrupt(proc)
+                        out.reason = f"no output for {self.silence_timeout:g} s: stopped"
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(proc.wait(), FOLLOW)
+                if pending:
+                    self._line(pending, out, progress)
         finally:
-            stopper.cancel()
             if proc.returncode is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(proc.wait(), 30)
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-        code = proc.returncode
+                # cancelled (our service stops): Ph2_ACF's own abort first, so that it halts
+                # the hardware and closes its files
+                await self._interrupt(proc)
+        self._judge(out, proc.returncode)
+        return out
+
+    def _judge(self, out: Outcome, code: int | None) -> None:
         if out.status == "aborted":
             pass
         elif out.reason:
@@ -115,11 +125,23 @@ class BatchDriver(Driver):
             out.reason = f"exited with code {code} without closing a result file"
             if code is not None and code < 0:
                 out.reason = f"killed by signal {-code} without closing a result file"
-        elif code != 0:
+        elif code not in (0, None):
             out.status, out.reason = "failed", f"exited with code {code}"
         else:
             out.status = "done"
         out.log_tail = list(self.tail)
+
+    def judge_log(self, log: Path) -> Outcome:
+        """The outcome of a run from its log alone (after a restart of this service)."""
+        out = Outcome("failed")
+        try:
+            text = log.read_text(errors="replace")
+        except OSError as exc:
+            out.reason = f"no log ({exc})"
+            return out
+        for line in text.splitlines():
+            self._line(line, out, lambda ev: None)
+        self._judge(out, None)
         return out
 
     def _line(self, line: str, out: Outcome, progress: Progress) -> None:
@@ -170,7 +192,15 @@ class MiddlewareDriver(Driver):
         except (OSError, ValueError, IndexError):
             return 1
 
-    async def run(self, tag: str, progress: Progress) -> Outcome:
+    async def run(self, tag: str, progress: Progress, log: Path | None = None) -> Outcome:
+        """`log`: the exchange with the server is written there at the end."""
+        out = await self._run(tag, progress)
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text("\n".join(self.tail) + "\n")
+        return out
+
+    async def _run(self, tag: str, progress: Progress) -> Outcome:
         out = Outcome("failed")
         try:
             reader, writer = await asyncio.wait_for(

@@ -1,0 +1,11 @@
+"""Calibration runs on Ph2_ACF with the stand conditions attached (IV curves, sequences next)."""
+
+from trackerdcs.core.registry import Family
+
+FAMILY = Family(
+    name="runs",
+    config="trackerdcs.runs.config:RunsConfig",
+    service="trackerdcs.runs.service:RunsService",
+    order=80,
+    ui={"panel": "runs"},
+)

@@ -1,0 +1,395 @@
+"""The runs service (`trackerdcs run runs`, topic root `runs`): calibration runs on Ph2_ACF.
+
+`runs/cmd/start {calibration, modules?, note?}` checks the preconditions (power as the tag
+needs, temperature stable, dew-point margin, no ACTION or unacknowledged MAJOR alarm, no run
+going), then runs Ph2_ACF (batch or middleware, `trackerdcs.ph2acf.driver`). While it runs,
+a safety ACTION or lost power stops it; it ends `done`, `failed` or `aborted` with the
+reason. Its document (run store) holds the conditions over its UTC window, read from the
+historian. A run interrupted by a restart of this service is found again and its outcome
+recorded from what Ph2_ACF left on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from trackerdcs.config.model import StandBase
+from trackerdcs.core import contracts, peers
+from trackerdcs.core import payload as pl
+from trackerdcs.core.bus import Message
+from trackerdcs.core.commands import BadCommand, Command, Refused, command
+from trackerdcs.core.ordering import Newest
+from trackerdcs.core.publisher import StatePublisher
+from trackerdcs.core.service import Service
+from trackerdcs.ph2acf.driver import BatchDriver, Driver, Outcome, driver_for
+from trackerdcs.ph2acf.protocol import Event
+from trackerdcs.runs import conditions, preconditions
+from trackerdcs.runs.config import RunsConfig
+from trackerdcs.runs.preconditions import Readiness
+from trackerdcs.runs.store import open_run_store
+from trackerdcs.storage.historian import open_historian
+
+WATCH = 0.5  # s between checks of safety and power during a run
+
+
+class Start(BaseModel):
+    calibration: str = Field(min_length=1)
+    modules: list[str] | None = None  # channel ids or module names; default: every module
+    note: str = ""
+
+
+class Stop(BaseModel):
+    reason: str | None = None
+
+
+@dataclass
+class Active:
+    doc: dict[str, Any]
+    driver: Driver
+    started: float = field(default_factory=time.monotonic)
+    state: str = "preparing"
+    step: str = ""
+    steps: int = 0
+    progress: float | None = None
+    stop_reason: str = ""
+    task: asyncio.Task[None] | None = None
+
+
+class RunsService(Service):
+    section = "runs"
+    default_name = "runs"
+    cfg: RunsConfig
+
+    def __init__(self, stand: StandBase, name: str | None = None):
+        super().__init__(stand, name)
+        self.store = open_run_store(stand, self.cfg.store)
+        powers = peers.power(stand)
+        self.power = powers[0] if powers else None
+        self.ready = Readiness()
+        self.newest = Newest()
+        self.active: Active | None = None
+        self.status_pub = StatePublisher(self.bus, f"{self.name}/status")
+        if self.power:
+            self.subscribe(f"{self.power}/channel/+", self._on_channel)
+        self.subscribe(f"{peers.safety(stand)}/status", self._on_safety)
+        self.subscribe("alarms/+", self._on_alarm)
+        for env in peers.environment(stand):
+            self.subscribe(f"{env}/+", self._on_reading)
+        self.every(1.0, self._publish_status)
+
+    # -- what the stand says ----------------------------------------------------------------
+    def _on_channel(self, msg: Message) -> None:
+        data = contracts.parse_dict(msg.payload)
+        if data is not None and self.newest.accept(msg.topic, data.get("ts")):
+            self.ready.channels[msg.topic.rsplit("/", 1)[1]] = data
+
+    def _on_safety(self, msg: Message) -> None:
+        s = contracts.parse(contracts.SafetyStatus, msg.payload)
+        if s is not None and self.newest.accept(msg.topic, s.ts):
+            self.ready.safety = s
+
+    def _on_alarm(self, msg: Message) -> None:
+        a = contracts.parse(contracts.AlarmState, msg.payload)
+        if a is not None:
+            self.ready.alarms[a.name] = a
+
+    def _on_reading(self, msg: Message) -> None:
+        r = contracts.parse(contracts.Reading, msg.payload)
+        if r is None or r.temperature is None or r.ts is None:
+            return
+        if self.newest.accept(msg.topic, r.ts):
+            keep = max(self.cfg.stable.for_s * 2, 60.0)
+            self.ready.add_temperature(msg.topic.split("/", 1)[1], r.ts, r.temperature, keep)
+
+    # -- modules ----------------------------------------------------------------------------
+    def _modules(self, wanted: list[str] | None) -> dict[str, str]:
+        caen = self.stand.section("caen")
+        known = {str(cid): ch.module for cid, ch in (caen.channels.items() if caen else [])
+                 if ch.module}  # fmt: skip
+        if not wanted:
+            return known
+        out = {}
+        for w in wanted:
+            cid = w if w in known else next((c for c, m in known.items() if m == w), None)
+            if cid is None:
+                raise BadCommand(f"unknown module or channel {w!r}; modules: "
+                                 + ", ".join(f"{c}={m}" for c, m in known.items()))  # fmt: skip
+            out[cid] = known[cid]
+        return out
+
+    def _stability_sensors(self) -> list[str]:
+        if self.cfg.stable.sensors:
+            return self.cfg.stable.sensors
+        sensors = self.stand.section("sensors")
+        return [s.name for s in (sensors.sensors if sensors else []) if s.kind == "coldbox"]
+
+    def _margin_min(self) -> float | None:
+        if self.cfg.margin_min is not None:
+            return self.cfg.margin_min
+        safety = self.stand.section("safety")
+        return float(safety.dewpoint.warning) if safety is not None else None
+
+    def problems(self, tag: str, modules: dict[str, str]) -> list[str]:
+        need = self.cfg.calibration(tag)
+        out = []
+        if self.active is not None:
+            out.append(f"run {self.active.doc['id']} ({self.active.doc['calibration']}) is "
+                       f"{self.active.state}")  # fmt: skip
+        if not modules:
+            out.append("no module to test (assign modules to channels in the stand file)")
+        out += preconditions.power_problems(self.ready, modules, need)
+        out += preconditions.stability_problems(self.ready, self._stability_sensors(),
+                                                self.cfg.stable, pl.now())  # fmt: skip
+        out += preconditions.safety_problems(self.ready, self._margin_min())
+        return out
+
+    # -- commands ---------------------------------------------------------------------------
+    @command("start", Start, help="{calibration, modules?, note?}: start a Ph2_ACF run")
+    async def start(self, cmd: Command, body: Start) -> dict[str, Any]:
+        if self.stand.section("ph2acf") is None:
+            raise Refused("the stand file has no ph2acf section: no DAQ to run")
+        modules = self._modules(body.modules)
+        await self._fresh_safety()
+        problems = self.problems(body.calibration, modules)
+        if problems:
+            raise Refused("not ready: " + "; ".join(problems))
+        cfg = self.stand.ph2acf
+        hw = self.stand.path(cfg.hw_config)
+        doc: dict[str, Any] = {
+            "id": self.store.next_id(), "kind": "calibration", "calibration": body.calibration,
+            "mode": cfg.mode, "status": "preparing", "reason": "",
+            "modules": [{"channel": c, "module": m} for c, m in modules.items()],
+            "operator": cmd.user or "", "note": body.note, "start": pl.now(), "end": None,
+            "run_number": None, "result": None, "results_dir": None, "log_tail": [],
+            "hw_config": {"path": str(hw),
+                          "text": hw.read_text(errors="replace") if hw.exists() else None},
+            "conditions": None, "pid": None, "workdir": None,
+            "checked": self._checked(),
+        }  # fmt: skip
+        driver = driver_for(self.stand)
+        doc["workdir"] = str(driver.workdir)
+        doc["log"] = str(driver.workdir / "logs" / f"run-{doc['id']}.log")
+        self.store.save(doc)
+        self.active = Active(doc, driver)
+        self.active.task = self.spawn(self._run(self.active, modules), f"run-{doc['id']}")
+        self._publish_status()
+        return {"id": doc["id"], "calibration": body.calibration, "modules": list(modules.values())}
+
+    def _checked(self) -> dict[str, Any]:
+        """What the start was allowed on: safety's verdict and each channel's read-back."""
+        s = self.ready.safety
+        dew = (s.interlocks or {}).get("dewpoint") if s is not None else None
+        return {
+            "safety": s.state if s is not None else None,
+            "dewpoint_margin": dew.get("value") if isinstance(dew, dict) else None,
+            "channels": {cid: {k: ch.get(k) for k in ("fsm_state", "lv_vMon", "hv_vMon")}
+                         for cid, ch in self.ready.channels.items()},
+        }  # fmt: skip
+
+    async def _fresh_safety(self) -> None:
+        """Safety's verdict now, not its last published status (values may be seconds old)."""
+        try:
+            reply = await self.bus.request(peers.safety(self.stand), "evaluate", None, 5.0)
+        except (TimeoutError, ConnectionError):
+            self.ready.safety = None  # refused below: "no safety status"
+            return
+        if reply.get("ok") and isinstance(reply.get("result"), dict):
+            status = contracts.SafetyStatus.model_validate({**reply["result"], "ts": pl.now()})
+            self.ready.safety = status
+
+    @command("stop", Stop, help="stop the run (Ph2_ACF stops and halts): aborted")
+    def stop_cmd(self, cmd: Command, body: Stop) -> dict[str, Any]:
+        return self._stop_run(body.reason or f"stopped by {cmd.user or 'bus'}")
+
+    @command("abort", Stop, help="abort the run now: aborted")
+    def abort_cmd(self, cmd: Command, body: Stop) -> dict[str, Any]:
+        return self._stop_run(body.reason or f"aborted by {cmd.user or 'bus'}")
+
+    def _stop_run(self, reason: str) -> dict[str, Any]:
+        run = self.active
+        if run is None:
+            raise Refused("no run in progress")
+        run.stop_reason = run.stop_reason or reason
+        run.state = "stopping"
+        run.driver.stop()
+        self._publish_status()
+        return {"id": run.doc["id"], "stopping": True}
+
+    @command("list", role="viewer", help="the latest runs (newest first)")
+    def list_runs(self, cmd: Command) -> dict[str, Any]:
+        return {"runs": [summary(d) for d in self.store.recent(50)]}
+
+    @command("show/+", role="viewer", help="one run's document")
+    def show(self, cmd: Command) -> dict[str, Any]:
+        try:
+            doc = self.store.get(int(cmd.args[0]))
+        except ValueError:
+            raise BadCommand(f"run id must be a number, got {cmd.args[0]!r}") from None
+        if doc is None:
+            raise BadCommand(f"no run {cmd.args[0]}")
+        return doc
+
+    # -- the run ----------------------------------------------------------------------------
+    async def _run(self, run: Active, modules: dict[str, str]) -> None:
+        run.state = run.doc["status"] = "running"
+        self.store.save(run.doc)
+        need = self.cfg.calibration(run.doc["calibration"])
+        watcher = self.spawn(self._watch(run, modules, need), "run-watch")
+
+        def progress(ev: Event) -> None:
+            if ev.kind == "started" and ev.run is not None:
+                run.doc["run_number"] = ev.run
+                run.doc["pid"] = getattr(run.driver, "pid", None)
+                self.store.save(run.doc)
+            elif ev.kind == "step":
+                run.steps += 1
+                run.step = ev.text
+            elif ev.kind == "progress":
+                run.progress = ev.value
+            self._publish_status()
+
+        try:
+            out = await run.driver.run(run.doc["calibration"], progress, Path(run.doc["log"]))
+        except asyncio.CancelledError:
+            # this service stops: Ph2_ACF was told to abort; the document says so
+            run.doc.update(end=pl.now(), status="aborted", log_tail=list(run.driver.tail),
+                           reason="the runs service was stopped during the run")  # fmt: skip
+            self.store.save(run.doc)
+            raise
+        except Exception as exc:  # the driver's own failure is the run's failure
+            self.log.exception("run %s", run.doc["id"])
+            out = Outcome("failed", f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            watcher.cancel()
+        if run.stop_reason and out.status != "done":
+            out.status, out.reason = "aborted", run.stop_reason
+        await self._finish(run.doc, out)
+        self.active = None
+        self._publish_status()
+
+    async def _watch(self, run: Active, modules: dict[str, str], need: Any) -> None:
+        """A safety ACTION or power lost under the run stops it (recorded as aborted)."""
+        while run.stop_reason == "":
+            await asyncio.sleep(WATCH)
+            s = self.ready.safety
+            why = ""
+            if s is not None and s.state == "ACTION":
+                why = f"safety ACTION: {s.message}"
+            elif problems := preconditions.power_problems(self.ready, modules, need):
+                why = "power lost: " + "; ".join(problems)
+            if why:
+                self.log.error("run %s: %s; stopping it", run.doc["id"], why)
+                self._stop_run(why)
+
+    async def _finish(self, doc: dict[str, Any], out: Outcome) -> None:
+        doc.update(end=pl.now(), status=out.status, reason=out.reason, log_tail=out.log_tail,
+                   steps=out.steps)  # fmt: skip
+        if out.run_number is not None:
+            doc["run_number"] = out.run_number
+        if out.result:
+            doc["result"] = out.result
+            doc["results_dir"] = str(Path(doc["workdir"]) / Path(out.result).parent)
+        doc["conditions"] = await self._conditions(doc)
+        self.store.save(doc)
+        self.log.warning("run %s %s%s", doc["id"], doc["status"],
+                         f": {doc['reason']}" if doc["reason"] else "")  # fmt: skip
+        self.publish_state(f"run/{doc['id']}", summary(doc))
+
+    async def _conditions(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """Read after the recorder has written what it holds (its flush, bounded)."""
+        await asyncio.sleep(max(0.0, doc["end"] + self.cfg.settle - pl.now()))
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await self.bus.request("recorder", "flush", None, self.cfg.flush_timeout)
+        modules = {m["channel"]: m["module"] for m in doc["modules"]}
+        cooling = tuple(peers.cooling(self.stand))
+
+        def read() -> dict[str, Any]:
+            h = open_historian(self.stand)
+            try:
+                return conditions.snapshot(h, doc["start"], doc["end"], self.power or "dcs",
+                                           cooling, peers.safety(self.stand), modules)  # fmt: skip
+            finally:
+                h.close()
+
+        try:
+            return await asyncio.to_thread(read)
+        except Exception as exc:
+            self.log.error("conditions of run %s not read: %s", doc["id"], exc)
+            return {"error": str(exc)}
+
+    # -- after a restart ----------------------------------------------------------------------
+    async def main(self) -> None:
+        for doc in self.store.unfinished():
+            self.spawn(self._recover(doc), f"recover-{doc['id']}")
+
+    async def _recover(self, doc: dict[str, Any]) -> None:
+        """The truth about a run this service lost sight of: wait for its program if it still
+        runs, then judge by what it left on disk."""
+        pid = doc.get("pid")
+        if pid and _alive(pid):
+            self.log.warning("run %s: Ph2_ACF (pid %s) still runs; waiting for it", doc["id"],
+                             pid)  # fmt: skip
+            while _alive(pid):
+                await asyncio.sleep(1.0)
+        driver = driver_for(self.stand)
+        if isinstance(driver, BatchDriver) and doc.get("log"):
+            out = driver.judge_log(Path(doc["log"]))  # what Ph2_ACF itself said
+            if out.status == "done":
+                out.reason = "recorded from its log after a restart of the runs service"
+            else:
+                out.reason = f"the runs service restarted during the run; {out.reason}"
+        else:
+            out = Outcome("failed", "the runs service restarted during the run: the "
+                          "middleware session was lost", doc.get("run_number"))  # fmt: skip
+        await self._finish(doc, out)
+
+    # -- status -----------------------------------------------------------------------------
+    def _publish_status(self) -> None:
+        run = self.active
+        if run is None:
+            self.status_pub.offer({"state": "idle", "run": None})
+            return
+        elapsed = time.monotonic() - run.started
+        expected = self.cfg.calibration(run.doc["calibration"]).duration
+        self.status_pub.offer({
+            "state": run.state, "run": run.doc["id"], "run_number": run.doc["run_number"],
+            "calibration": run.doc["calibration"], "step": run.step, "steps_done": run.steps,
+            "progress": run.progress, "elapsed": round(elapsed, 1),
+            "remaining": round(max(0.0, expected - elapsed), 1) if expected else None,
+        })  # fmt: skip
+
+    def republish(self) -> None:
+        self._publish_status()
+
+    async def shutdown(self) -> None:
+        # a clean stop aborts the run (above); after a crash of this service the program goes
+        # on in its own session, and the next start records its outcome (pid in the document)
+        self.store.close()
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "kind", "calibration", "status", "reason", "run_number", "start", "end",
+            "operator", "result")  # fmt: skip
+    return {k: doc.get(k) for k in keys} | {"modules": [m["module"] for m in doc["modules"]]}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
