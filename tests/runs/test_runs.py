@@ -97,3 +97,27 @@ def test_a_restart_of_the_runs_service_mid_run_records_the_truth(run_stand) -> N
     rs.procs.start("runs")
     doc = rs.run_doc(r["result"]["id"], "done", timeout=60)
     assert "restart" in doc["reason"] and doc["result"] == "Results/Run_1/Results.root"
+
+
+def test_the_command_line_starts_lists_and_exports_runs(run_stand, tmp_path) -> None:
+    rs: RunStand = run_stand()
+    rs.lv_on()
+    time.sleep(2.5)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "trackerdcs", "runs", "--config",
+                               str(rs.path), "--user", "alice", *args],
+                              capture_output=True, text=True, timeout=90)  # fmt: skip
+
+    started = cli("start", "calibration", "--modules", "PS_M1", "--note", "from the shell")
+    assert started.returncode == 0, started.stderr
+    run_id = json.loads(started.stdout)["id"]
+    rs.run_doc(run_id, "done")
+    listed = cli("list")
+    assert listed.returncode == 0 and "done" in listed.stdout and "PS_M1" in listed.stdout
+    assert cli("export", str(run_id), "-o", str(tmp_path / "run.json")).returncode == 0
+    doc = json.loads((tmp_path / "run.json").read_text())
+    assert doc["operator"] == "alice" and doc["note"] == "from the shell"
+    assert [m["module"] for m in doc["modules"]] == ["PS_M1"]
+    refused = cli("start", "pedenoise")
+    assert refused.returncode == 1 and "refused: not ready" in refused.stderr
