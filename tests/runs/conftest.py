@@ -46,7 +46,10 @@ recorder: {{flush_interval: 0.2}}
 ph2acf:
   simulate: true
   hw_config: hw.xml
-  sim: {{steps: {steps}, step_seconds: {step_seconds}}}
+  mode: {mode}
+  middleware: 127.0.0.1:{mw_port}
+  reply_timeout: 5
+  sim: {{steps: {steps}, step_seconds: {step_seconds}, fail: {fail}}}
 runs:
   store: {store}
   calibrations:
@@ -88,7 +91,8 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
     started: list[RunStand] = []
 
     def start(steps: int = 3, step_seconds: float = 0.3, store: str = "sqlite:///runs.sqlite",
-              storage_yaml: str | None = None) -> RunStand:  # fmt: skip
+              storage_yaml: str | None = None, mode: str = "batch",
+              fail: str | None = None) -> RunStand:  # fmt: skip
         """`storage_yaml`: the historian (default SQLite in the test's folder)."""
         storage_yaml = storage_yaml or (
             f"storage:\n  historian: sqlite:///{tmp_path / 'history.sqlite'}\n"
@@ -96,7 +100,8 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
         prefix = f"r{uuid.uuid4().hex[:6]}"
         (tmp_path / "hw.xml").write_text("<HwDescription><BeBoard Id='0'/></HwDescription>\n")
         body = storage_yaml + STAND.format(prefix=prefix, ca_port=free_port(), steps=steps,
-                                           step_seconds=step_seconds, store=store)  # fmt: skip
+                                           step_seconds=step_seconds, store=store, mode=mode,
+                                           mw_port=free_port(), fail=fail or "null")  # fmt: skip
         path, stand = write_stand(body, broker=own_mosquitto)
         procs = StandProcesses(path, stand, tmp_path)
         probe = Probe(stand.bus).__enter__()

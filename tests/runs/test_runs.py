@@ -121,3 +121,19 @@ def test_the_command_line_starts_lists_and_exports_runs(run_stand, tmp_path) -> 
     assert [m["module"] for m in doc["modules"]] == ["PS_M1"]
     refused = cli("start", "pedenoise")
     assert refused.returncode == 1 and "refused: not ready" in refused.stderr
+
+
+@pytest.mark.parametrize(("mode", "fail", "reason"), [
+    ("batch", "hardware", "ControlHub returned error code 3"),
+    ("middleware", "crash", "middleware connection lost"),
+])  # fmt: skip
+def test_a_failing_daq_ends_the_run_failed_with_the_real_error(run_stand, mode, fail,
+                                                               reason) -> None:  # fmt: skip
+    rs: RunStand = run_stand(mode=mode, fail=fail, steps=4, step_seconds=0.3)
+    rs.lv_on()
+    time.sleep(2.5)
+    r = rs.cmd("runs", "start", {"calibration": "calibration"})
+    assert r["ok"], r
+    doc = rs.run_doc(r["result"]["id"], "failed", timeout=60)
+    assert reason in doc["reason"] and doc["result"] is None
+    assert doc["conditions"] is not None  # failed runs are recorded with their conditions
