@@ -18,7 +18,7 @@ from trackerdcs.config.bus import BusConfig
 from trackerdcs.core.registry import families, load
 from trackerdcs.testing.mosquitto import free_port
 
-DEMO_SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web", "supervisor")
+DEMO_SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "runs", "web", "supervisor")
 
 
 def demo_copy(dest: Path, modules: int | None = None) -> Path:
@@ -29,6 +29,8 @@ def demo_copy(dest: Path, modules: int | None = None) -> Path:
         if fam.relocate and data.get(name):
             load(fam.relocate)(data[name], free_port, modules=modules)
     dest.mkdir(parents=True, exist_ok=True)
+    for extra in demo_file().parent.glob("*.xml"):  # files the stand names beside it
+        (dest / extra.name).write_bytes(extra.read_bytes())
     path = dest / "demo.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
