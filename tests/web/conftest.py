@@ -33,7 +33,12 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     tmp = tmp_path_factory.mktemp("webdemo")
     config = demo_copy(tmp / "stand")
-    port = yaml.safe_load(config.read_text())["web"]["port"]
+    data = yaml.safe_load(config.read_text())
+    # runs that fit in a test: a short stability window and a quick simulated Ph2_ACF
+    data["runs"]["stable"]["for_s"] = 2
+    data["ph2acf"]["sim"] = {"steps": 2, "step_seconds": 0.5}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    port = data["web"]["port"]
     cfg = demo_bus(config)
     with running_demo(config, tmp / "state", tmp / "demo.log"):
         view = wait_online(cfg, DEMO_SERVICES, timeout=60)

@@ -86,3 +86,40 @@ def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:
     expect(page.locator("#audit-card")).to_be_hidden()  # the audit log is for operators
     audit = login("operator").request.get(f"{demo.url}/api/audit").json()
     assert audit[0]["user"] == "viewer" and "forbidden" in audit[0]["error"]
+
+
+def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
+                                                              tmp_path) -> None:  # fmt: skip
+    page = login("operator")
+    card = page.locator("#runs-card")
+    card.scroll_into_view_if_needed()
+    page.click("#run-check")
+    problems = page.locator("#run-problems")
+    expect(problems).to_contain_text("LV must be on")
+    expect(problems).to_be_in_viewport()
+    page.click("#all-lv-on")
+    expect(page.locator("#caen-state")).to_have_text("LV_ON", timeout=20000)
+    card.scroll_into_view_if_needed()
+    for _ in range(30):  # the temperature must have been stable for 2 s
+        page.click("#run-check")
+        try:
+            expect(problems).to_contain_text("Ready for calibration", timeout=1000)
+            break
+        except AssertionError:
+            continue
+    expect(problems).to_contain_text("Ready for calibration")
+    page.fill("#run-note", "shift test")
+    page.click("#run-start")
+    expect(page.locator("#run-progress")).to_contain_text("(calibration)", timeout=10000)
+    row = page.locator("#runs tbody tr").first
+    expect(row).to_contain_text("done", timeout=40000)
+    expect(row).to_contain_text("PS_26_05-IBA_00001")
+    row.click()
+    detail = page.locator("#run-detail")
+    expect(detail).to_be_visible()
+    expect(page.locator("#run-conditions")).to_contain_text("coldbox temperature")
+    expect(page.locator("#run-log")).to_contain_text("Closing result file")
+    expect(page.locator("#run-detail-title")).to_be_in_viewport()
+    page.screenshot(path=str(tmp_path / "runs.png"), full_page=False)
+    page.click("#all-lv-off")
+    expect(page.locator("#caen-state")).to_have_text("LV_OFF", timeout=30000)

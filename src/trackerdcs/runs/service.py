@@ -205,6 +205,13 @@ class RunsService(Service):
             status = contracts.SafetyStatus.model_validate({**reply["result"], "ts": pl.now()})
             self.ready.safety = status
 
+    @command("check", Start, role="viewer", help="{calibration, modules?}: would a start go?")
+    async def check(self, cmd: Command, body: Start) -> dict[str, Any]:
+        modules = self._modules(body.modules)
+        await self._fresh_safety()
+        problems = self.problems(body.calibration, modules)
+        return {"ready": not problems, "problems": problems, "modules": list(modules.values())}
+
     @command("stop", Stop, help="stop the run (Ph2_ACF stops and halts): aborted")
     def stop_cmd(self, cmd: Command, body: Stop) -> dict[str, Any]:
         return self._stop_run(body.reason or f"stopped by {cmd.user or 'bus'}")

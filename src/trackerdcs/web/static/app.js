@@ -5,7 +5,7 @@ const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(
 const num = (v, d = 2) => (typeof v === "number" && isFinite(v) ? v.toFixed(d) : "–");
 const state = { topics: {}, me: null, ws: null, plot: null, zoom: null, dirty: false };
 // topic roots of the services behind each panel: from /api/stand (the family registry)
-const roots = { modules: "dcs", chiller: "julabo", sensors: "sensors", safety: "safety" };
+const roots = { modules: "dcs", chiller: "julabo", sensors: "sensors", safety: "safety", runs: "runs" };
 
 async function api(path, opts = {}) {
   const r = await fetch(path, { headers: { "Content-Type": "application/json" }, ...opts });
@@ -91,6 +91,7 @@ function render() {
   if (!state.dirty) return;
   state.dirty = false;
   renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderSensors();
+  renderRuns();
 }
 setInterval(render, 250);
 
@@ -279,3 +280,63 @@ setInterval(() => { if ($("#live").checked && !state.zoom && state.plot) plot();
 setInterval(loadAudit, 10000);
 
 start();
+
+// -- runs ------------------------------------------------------------------------------------
+const utc = (t) => (t ? new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19) : "–");
+
+function renderRuns() {
+  const s = T(`${roots.runs}/status`);
+  setState($("#runs-state"), online(roots.runs) ? (s?.state || "?") : "OFFLINE");
+  $("#run-progress").textContent = s && s.run ? `Run ${s.run} (${s.calibration}), Ph2_ACF run ${s.run_number ?? "–"}: ` +
+    `${s.state}, step ${s.steps_done}${s.step ? " (" + s.step + ")" : ""}, ${num(s.elapsed, 0)} s` +
+    (s.remaining != null ? `, about ${num(s.remaining, 0)} s left` : "") : "No run in progress.";
+  const runs = Object.entries(state.topics).filter(([t]) => t.startsWith(`${roots.runs}/run/`))
+    .map(([, r]) => r).filter((r) => r && r.id).sort((a, b) => b.id - a.id).slice(0, 50);
+  $("#no-runs").hidden = runs.length > 0;
+  $("#runs tbody").innerHTML = runs.map((r) => `<tr data-run="${r.id}" class="clickable">
+    <td>${r.id}</td><td>${esc(r.calibration)}</td><td><span class="state s-${esc(r.status)}">${esc(r.status)}</span></td>
+    <td>${esc(r.run_number ?? "–")}</td><td>${utc(r.start)}</td><td>${r.end ? num(r.end - r.start, 0) + " s" : "–"}</td>
+    <td>${esc((r.modules || []).join(", "))}</td><td>${esc(r.reason || "")}</td></tr>`).join("");
+}
+
+function runBody() {
+  return { calibration: $("#run-calibration").value.trim(), note: $("#run-note").value };
+}
+
+async function checkRun() {
+  const r = await api(`/api/cmd/${roots.runs}/check`, { method: "POST", body: JSON.stringify(runBody()) });
+  const res = r.body?.result;
+  const items = !r.body?.ok ? [r.body?.error || r.body?.detail || `HTTP ${r.status}`]
+    : res.ready ? [] : res.problems;
+  $("#run-problems").innerHTML = res?.ready ? `<li class="ok">Ready for ${esc(runBody().calibration)}.</li>`
+    : items.map((p) => `<li class="error">${esc(p)}</li>`).join("");
+}
+
+$("#run-check").addEventListener("click", checkRun);
+$("#run-start").addEventListener("click", async () => {
+  const b = await cmd(roots.runs, "start", runBody());
+  if (!b.ok) checkRun();
+  else $("#run-problems").innerHTML = "";
+});
+$("#run-stop").addEventListener("click", () => cmd(roots.runs, "stop", { reason: `stopped by ${state.me.user} from the UI` }));
+
+$("#runs tbody").addEventListener("click", async (ev) => {
+  const row = ev.target.closest("tr[data-run]");
+  if (!row) return;
+  const r = await api(`/api/cmd/${roots.runs}/show/${row.dataset.run}`, { method: "POST", body: "null" });
+  if (!r.body?.ok) return notice(`run ${row.dataset.run}: ${r.body?.error || r.body?.detail}`, false);
+  const d = r.body.result;
+  $("#run-detail").hidden = false;
+  $("#run-detail-title").textContent = `Run ${d.id}: ${d.calibration}, ${d.status}` + (d.reason ? ` (${d.reason})` : "") +
+    `, ${utc(d.start)} → ${utc(d.end)} UTC` + (d.result ? `, ${d.result}` : "");
+  const rows = [];
+  const c = d.conditions || {};
+  const add = (label, x) => { if (x) rows.push(`<tr><td>${esc(label)}</td><td>${num(x.min)}</td><td>${num(x.mean)}</td><td>${num(x.max)}</td><td>${x.n}</td></tr>`); };
+  for (const [n, f] of Object.entries(c.sensors || {})) for (const [k, x] of Object.entries(f)) add(`${n} ${k}`, x);
+  add("dew-point margin (K)", c.dewpoint_margin);
+  for (const [n, f] of Object.entries(c.chiller || {})) for (const [k, x] of Object.entries(f)) add(`${n} ${k}`, x);
+  for (const [m, f] of Object.entries(c.modules || {})) for (const [k, x] of Object.entries(f)) if (k !== "channel") add(`${m} ${k}`, x);
+  $("#run-conditions tbody").innerHTML = rows.join("");
+  $("#run-log").textContent = (d.log_tail || []).join("\n");
+  $("#run-detail").scrollIntoView({ block: "nearest" });
+});
