@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.ph2acf import protocol
@@ -177,8 +178,9 @@ class MiddlewareDriver(Driver):
 
     def __init__(self, workdir: Path, hw_config: Path, address: str,
                  connect_timeout: float = 10.0, reply_timeout: float = 30.0,
-                 poll: float = 1.0):  # fmt: skip
+                 poll: float = 1.0, codec: protocol.TextCodec | None = None):  # fmt: skip
         super().__init__(workdir, hw_config)
+        self.codec = codec or protocol.TextCodec()
         host, _, port = address.rpartition(":")
         self.host, self.port = host or "127.0.0.1", int(port)
         self.connect_timeout = connect_timeout
@@ -210,29 +212,30 @@ class MiddlewareDriver(Driver):
             out.reason = f"middleware {self.host}:{self.port} unreachable: {exc or 'timeout'}"
             return out
 
-        async def ask(msg: str) -> str:
-            self.tail.append(f"> {msg}")
-            writer.write(protocol.frame(msg.encode()))
+        codec = self.codec
+
+        async def ask(verb: str, **fields: Any) -> bytes:
+            request = codec.request(verb, **fields)
+            self.tail.append(f"> {codec.text(request)}")
+            writer.write(protocol.frame(request))
             await writer.drain()
             header = await asyncio.wait_for(reader.readexactly(protocol.HEADER.size),
                                             self.reply_timeout)  # fmt: skip
             body = await asyncio.wait_for(reader.readexactly(protocol.frame_length(header)),
                                           self.reply_timeout)  # fmt: skip
-            answer = body.decode("utf-8", "replace")
-            self.tail.append(f"< {answer}")
-            return answer
+            self.tail.append(f"< {codec.text(body)}")
+            return body
 
-        async def expect(msg: str) -> None:
-            want = protocol.EXPECTED[protocol.verb(msg)]
-            got = await ask(msg)
-            if got != want:
-                raise protocol.FrameError(f"{protocol.verb(msg)}: expected {want}, got {got!r}")
+        async def expect(verb: str, **fields: Any) -> None:
+            got = await ask(verb, **fields)
+            if not codec.accepted(verb, got):
+                raise protocol.FrameError(f"{verb}: refused, got {codec.text(got)!r}")
 
         number = self._next_run_number()
         try:
             await expect("Initialize")
-            await expect(protocol.configure(tag, str(self.hw_config)))
-            await expect(protocol.start(number))
+            await expect("Configure", calibration=tag, config_file=str(self.hw_config))
+            await expect("Start", run_number=number)
             out.run_number = number
             progress(Event("started", f"Run {number} started", run=number))
             while True:
@@ -241,7 +244,7 @@ class MiddlewareDriver(Driver):
                     await expect("Halt")
                     out.status, out.reason = "aborted", "stopped"
                     break
-                if await ask("Status?") == "Done":
+                if codec.finished(await ask("Status?")):
                     await expect("Halt")
                     break
                 with contextlib.suppress(TimeoutError):

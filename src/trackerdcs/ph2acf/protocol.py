@@ -128,3 +128,27 @@ def parse_fields(msg: str) -> dict[str, str]:
 def run_number_of(msg: str) -> int | None:
     m = re.search(r"RunNumber:(\d+)", msg)
     return int(m.group(1)) if m else None
+
+
+class TextCodec:
+    """The middleware's text messages. The framing above is shared; a protobuf codec (newer
+    builds: `MessageUtils.QueryMessage` / `ReplyMessage`) would implement these four
+    methods and nothing else would change."""
+
+    def request(self, verb: str, calibration: str = "", config_file: str = "",
+                run_number: int = 0) -> bytes:  # fmt: skip
+        if verb == "Configure":
+            return configure(calibration, config_file).encode()
+        if verb == "Start":
+            return start(run_number).encode()
+        return verb.encode()
+
+    def text(self, payload: bytes) -> str:
+        return payload.decode("utf-8", "replace")
+
+    def accepted(self, verb: str, reply: bytes) -> bool:
+        return self.text(reply) == EXPECTED.get(verb)
+
+    def finished(self, reply: bytes) -> bool:
+        """A `Status?` reply saying the run is over."""
+        return self.text(reply) == "Done"
