@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from trackerdcs.core import contracts
 from trackerdcs.runs.config import Calibration, Stable
@@ -38,17 +39,24 @@ def power_problems(r: Readiness, modules: dict[str, str], need: Calibration) -> 
         state = str(ch.get("fsm_state"))
         if need.power == "lv" and state not in ("LV_ON", "HV_ON", "HV_RAMP"):
             out.append(f"{module} (channel {cid}) is {state}: LV must be on")
-        elif need.power == "hv":
-            if state != "HV_ON":
-                out.append(f"{module} (channel {cid}) is {state}: HV must be on"
-                           + (f" at {need.bias:g} V" if need.bias is not None else ""))  # fmt: skip
-                continue
-            volts = ch.get("hv_vMon")
-            if need.bias is not None and (
-                not isinstance(volts, int | float) or abs(abs(volts) - need.bias) > need.bias_band
-            ):
-                out.append(f"{module} (channel {cid}) HV reads {volts} V, not {need.bias:g} V "
-                           f"± {need.bias_band:g}")  # fmt: skip
+            continue
+        if need.power == "hv" and state != "HV_ON":
+            out.append(f"{module} (channel {cid}) is {state}: HV must be on"
+                       + (f" at {need.bias:g} V" if need.bias is not None else ""))  # fmt: skip
+            continue
+        v, vset = ch.get("lv_vMon"), ch.get("lv_setV")
+        if (isinstance(v, int | float) and isinstance(vset, int | float)
+                and abs(v - vset) > max(0.2, 0.03 * abs(vset))):  # fmt: skip
+            out.append(f"{module} (channel {cid}) LV reads {v:.2f} V of {vset:g} V (ramping?)")
+            continue
+        volts = ch.get("hv_vMon")
+        if (
+            need.power == "hv"
+            and need.bias is not None
+            and (not isinstance(volts, int | float) or abs(abs(volts) - need.bias) > need.bias_band)
+        ):
+            out.append(f"{module} (channel {cid}) HV reads {volts} V, not {need.bias:g} V "
+                       f"± {need.bias_band:g}")  # fmt: skip
     return out
 
 
@@ -61,6 +69,13 @@ def stability_problems(r: Readiness, sensors: list[str], s: Stable, now: float) 
         history = r.temps.get(name)
         if not q or history is None or history[0][0] > now - s.for_s + max(2.0, s.for_s * 0.05):
             out.append(f"temperature of {name}: not {s.for_s:g} s of readings yet")
+            continue
+        before = [t for t, _v in history if t < now - s.for_s][-1:] or [now - s.for_s]
+        times = before + [t for t, _v in q] + [now]
+        gap = max((b - a for a, b in pairwise(times)), default=0.0)
+        if gap > max(10.0, s.for_s / 4):
+            out.append(f"temperature of {name}: no reading for {gap:.0f} s in the last "
+                       f"{s.for_s:g} s")  # fmt: skip
             continue
         spread = max(v for _t, v in q) - min(v for _t, v in q)
         if spread > s.band:
