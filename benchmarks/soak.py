@@ -339,11 +339,16 @@ def main() -> None:
     ap.add_argument("--modules", type=int, default=40)
     ap.add_argument("--fault-every", type=float, default=60)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--faults", nargs="*", help="only these faults (function names)")
+    ap.add_argument("--keep", type=Path, help="run in this folder and keep it (logs)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the stand on the way out
 
+    faults_list = [f for f in FAULTS if not args.faults or f.__name__ in args.faults]
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trackerdcs-soak-") as d:
-        st = Stand(Path(d), args.modules)
+        st = Stand(args.keep or Path(d), args.modules)
         try:
             st.probe.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 60)
             st.probe.wait_json("safety/status", lambda s: s["state"] == "OK", 60)
@@ -357,7 +362,7 @@ def main() -> None:
             t_end = time.monotonic() + args.minutes * 60
             i = 0
             while time.monotonic() < t_end:
-                fault = FAULTS[i % len(FAULTS)]
+                fault = faults_list[i % len(faults_list)]
                 t0 = time.monotonic()
                 what = fault(st)
                 log.append({"t": round(time.time(), 1), "fault": what})
@@ -384,6 +389,7 @@ def main() -> None:
                 "historian": "influxdb" if st.influx else "sqlite",
                 "unsafe_samples": len(unsafe_w.unsafe),
                 "unsafe_first": unsafe_w.unsafe[:5],
+                "unsafe_seconds": sorted({round(u["t"]) for u in unsafe_w.unsafe}),
                 "ca_samples": unsafe_w.samples,
                 "ca_samples_unreadable": unsafe_w.unreadable,
                 "counter_published": counter.n,

@@ -37,7 +37,8 @@ class Channel:
     def watched(self) -> list[Signal[Any]]:
         """What a procedure waits on for this channel's power state."""
         return [self.hv.signals["Pw"], self.hv.signals["Status"], self.hv.signals["VMon"],
-                self.lv.signals["Pw"], self.lv.signals["Status"]]  # fmt: skip
+                self.lv.signals["Pw"], self.lv.signals["Status"], self.hv.pending,
+                self.lv.pending]  # fmt: skip
 
     def evaluate(self, hv_off_v: float) -> bool:
         """Move to the read-back state; True if it changed."""
@@ -51,6 +52,17 @@ class Channel:
     def lv_on(self) -> bool:
         return bool(int(self.lv.get("Status") or 0) & protocol.ON)
 
+    def lv_holds(self) -> bool:
+        """LV is on and will stay on: read back on, and our last LV order (if any) was on and
+        is confirmed. HV may be switched on only then (read-back lags an LV off just sent)."""
+        return (
+            self.lv.connected
+            and self.lv_on()
+            and self.lv.settled("Pw")
+            and self.lv.target.get("Pw", 1) != 0
+            and int(self.lv.get("Pw") or 0) == 1
+        )
+
     def hv_on(self) -> bool:
         return bool(int(self.hv.get("Status") or 0) & protocol.ON)
 
@@ -61,7 +73,14 @@ class Channel:
     def hv_down(self, hv_off_v: float) -> bool:
         """HV known to be off and below the threshold (unknown is not down)."""
         volts = self.hv_volts()
-        return self.hv.connected and not self.hv_on() and volts is not None and volts <= hv_off_v
+        return (
+            self.hv.connected
+            and self.hv.settled("Pw")  # an HV on just sent is not yet in the read-back
+            and int(self.hv.get("Pw") or 0) == 0
+            and not self.hv_on()
+            and volts is not None
+            and volts <= hv_off_v
+        )
 
     def powered(self, hv_off_v: float) -> bool:
         """Anything on, or unknown (disconnected counts as powered: unknown is not off)."""

@@ -267,8 +267,9 @@ class CaenService(Service):
                     problems.append(f"channel {ch.id} is {ch.state}")
                 elif ch.state == "ERROR":
                     problems.append(f"channel {ch.id} is in ERROR ({ch.reason}): clear first")
-                elif side == "hv" and not ch.lv_on():
-                    problems.append(f"HV on refused for channel {ch.id}: LV is off")
+                elif side == "hv" and not ch.lv_holds():
+                    why = "being switched off" if ch.lv_on() else "off"
+                    problems.append(f"HV on refused for channel {ch.id}: LV is {why}")
             if problems:
                 raise Refused("; ".join(problems))
             for ch in targets:

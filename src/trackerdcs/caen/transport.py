@@ -49,6 +49,12 @@ class SidePVs:
         # False while the IOC holds its connections but no longer answers (frozen): CA
         # notices only after EPICS_CA_CONN_TMO (30 s), the read-back watchdog much sooner
         self.answering = True
+        # what we last wrote, and writes the IOC has not yet confirmed: read-back lags a
+        # command, so "LV is on" or "HV is down" also needs our own last order to agree
+        self.target: dict[str, Any] = {}
+        self._in_flight: dict[str, int] = {}
+        self.pending: Signal[int] = Signal(f"{side}_pending", source=f"{base}:puts")
+        self.pending.update(0)
         self.pvs: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -94,11 +100,32 @@ class SidePVs:
         self._conn[param] = bool(conn)
         if not conn:
             self.signals[param].invalidate()
+            self._in_flight.pop(param, None)  # no confirmation will come for it now
+            self.pending.update(sum(self._in_flight.values()))
         self.on_change()
+
+    def _put_done(self, pvname: str | None = None, **kw: Any) -> None:  # CA thread
+        if pvname is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._confirmed, pvname.rsplit(":", 1)[-1])
+
+    def _confirmed(self, param: str) -> None:
+        left = self._in_flight.get(param, 0) - 1
+        if left > 0:
+            self._in_flight[param] = left
+        else:
+            self._in_flight.pop(param, None)
+        self.pending.update(sum(self._in_flight.values()))
+        self.on_change()
+
+    def settled(self, param: str) -> bool:
+        """Every write of `param` confirmed by the IOC (its read-back can be believed)."""
+        return self._in_flight.get(param, 0) == 0
 
     def frozen(self) -> None:
         """The IOC stopped answering: nothing it said before stays current."""
         self.answering = False
+        self._in_flight.clear()
+        self.pending.update(0)
         for sig in self.signals.values():
             sig.invalidate()
         self.on_change()
@@ -116,11 +143,15 @@ class SidePVs:
         return self.signals[param].value
 
     def put(self, param: str, value: Any) -> None:
-        """Write without waiting for completion; ConnectionError when unreachable."""
+        """Write without waiting for completion (the IOC's confirmation is counted when it
+        comes); ConnectionError when unreachable."""
         pv = self.pvs.get(param)
         if pv is None or not pv.connected:
             raise ConnectionError(f"{self.base}:{param} is not connected")
-        pv.put(value, wait=False)
+        self.target[param] = value
+        self._in_flight[param] = self._in_flight.get(param, 0) + 1
+        self.pending.update(sum(self._in_flight.values()))
+        pv.put(value, wait=False, callback=self._put_done)
 
     async def read_all(self, timeout: float = 2.0) -> None:
         """Every value again from the IOC (after a reconnect or `refresh`: never assume)."""
