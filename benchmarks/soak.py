@@ -399,7 +399,7 @@ def main() -> None:
                 "lost_first": lost[:10],
                 "online_at_end": {s: (m.text if m else None) for s, m in online.items()},
                 "ping_at_end": pings,
-                "resources": res.report(min(600.0, args.minutes * 60 / 3)),
+                "resources": res.report(min(300.0, args.minutes * 60 / 3)),
                 "faults": log,
             }
         finally:
