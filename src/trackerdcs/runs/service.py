@@ -26,7 +26,7 @@ from trackerdcs.core import contracts, peers
 from trackerdcs.core import payload as pl
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import BadCommand, Command, Refused, command
-from trackerdcs.core.ordering import Newest
+from trackerdcs.core.ordering import Newest, ts_of
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
 from trackerdcs.ph2acf.driver import BatchDriver, Driver, Outcome, driver_for
@@ -88,7 +88,7 @@ class RunsService(Service):
     # -- what the stand says ----------------------------------------------------------------
     def _on_channel(self, msg: Message) -> None:
         data = contracts.parse_dict(msg.payload)
-        if data is not None and self.newest.accept(msg.topic, data.get("ts")):
+        if data is not None and self.newest.accept(msg.topic, ts_of(data)):
             self.ready.channels[msg.topic.rsplit("/", 1)[1]] = data
 
     def _on_safety(self, msg: Message) -> None:
