@@ -82,6 +82,11 @@ def run_latency(tmp: Path, runs: int) -> dict[str, object]:
             p.wait_json("safety/status", lambda s: s["state"] == "OK", 30)
             assert p.command("dcs", "switch/lv", "on", timeout=20)["ok"]
             p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_ON", 30)
+            deadline = time.monotonic() + 60
+            while not p.command("runs", "check", {"calibration": "calibration"},
+                                timeout=20)["result"]["ready"]:  # fmt: skip
+                assert time.monotonic() < deadline, "the stand never got ready"
+                time.sleep(0.5)  # LV ramping up
             for _ in range(runs):
                 marks.write_text("")
                 t0 = time.time()
