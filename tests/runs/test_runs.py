@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -137,3 +138,32 @@ def test_a_failing_daq_ends_the_run_failed_with_the_real_error(run_stand, mode, 
     doc = rs.run_doc(r["result"]["id"], "failed", timeout=60)
     assert reason in doc["reason"] and doc["result"] is None
     assert doc["conditions"] is not None  # failed runs are recorded with their conditions
+
+
+def test_a_run_whose_program_died_with_the_service_is_recorded_failed(run_stand) -> None:
+    rs: RunStand = run_stand(steps=20, step_seconds=0.4)
+    rs.lv_on()
+    time.sleep(2.5)
+    r = rs.cmd("runs", "start", {"calibration": "calibration"})
+    assert r["ok"], r
+    rs.probe.wait_json("runs/status", lambda s: s["run_number"] is not None, 20)
+    pid = rs.cmd("runs", f"show/{r['result']['id']}")["result"]["pid"]
+    rs.procs.kill("runs", signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)  # a power cut for both
+    rs.procs.start("runs")
+    doc = rs.run_doc(r["result"]["id"], "failed", timeout=30)
+    assert "restarted during the run" in doc["reason"] and doc["result"] is None
+
+
+def test_a_run_can_use_another_hardware_description(run_stand, tmp_path) -> None:
+    rs: RunStand = run_stand()
+    rs.lv_on()
+    time.sleep(2.5)
+    missing = rs.cmd("runs", "start", {"calibration": "calibration", "config": "nope.xml"})
+    assert not missing["ok"] and "nope.xml not found" in missing["error"]
+    (tmp_path / "two_hybrids.xml").write_text("<HwDescription><Hybrid Id='1'/></HwDescription>")
+    r = rs.cmd("runs", "start", {"calibration": "calibration", "config": "two_hybrids.xml"})
+    assert r["ok"], r
+    doc = rs.run_doc(r["result"]["id"], "done")
+    assert doc["hw_config"]["path"].endswith("two_hybrids.xml")
+    assert "Hybrid Id='1'" in doc["hw_config"]["text"]

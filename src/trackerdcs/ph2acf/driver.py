@@ -270,12 +270,13 @@ class MiddlewareDriver(Driver):
         return out
 
 
-def driver_for(stand: StandBase) -> Driver:
-    """The driver the stand's `ph2acf` section asks for (the simulator when `simulate`)."""
+def driver_for(stand: StandBase, mode: str | None = None, hw: Path | None = None) -> Driver:
+    """The driver the stand's `ph2acf` section asks for (the simulator when `simulate`);
+    `mode` and `hw` (the hardware XML) override the section for one run."""
     cfg = stand.ph2acf
     workdir = stand.data_dir / cfg.workdir if not cfg.workdir.is_absolute() else cfg.workdir
-    hw = stand.path(cfg.hw_config)
-    if cfg.mode == "middleware":
+    hw = hw or stand.path(cfg.hw_config)
+    if (mode or cfg.mode) == "middleware":
         return MiddlewareDriver(workdir, hw, cfg.middleware, cfg.connect_timeout,
                                 cfg.reply_timeout)  # fmt: skip
     command = list(cfg.command)

@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +43,8 @@ WATCH = 0.5  # s between checks of safety and power during a run
 class Start(BaseModel):
     calibration: str = Field(min_length=1)
     modules: list[str] | None = None  # channel ids or module names; default: every module
+    config: str | None = None  # another hardware XML (relative to the stand file)
+    mode: Literal["batch", "middleware"] | None = None  # default: the stand file's
     note: str = ""
 
 
@@ -162,10 +164,12 @@ class RunsService(Service):
         if problems:
             raise Refused("not ready: " + "; ".join(problems))
         cfg = self.stand.ph2acf
-        hw = self.stand.path(cfg.hw_config)
+        hw = self.stand.path(body.config or cfg.hw_config)
+        if body.config and not hw.is_file():
+            raise Refused(f"hardware description {hw} not found")
         doc: dict[str, Any] = {
             "id": self.store.next_id(), "kind": "calibration", "calibration": body.calibration,
-            "mode": cfg.mode, "status": "preparing", "reason": "",
+            "mode": body.mode or cfg.mode, "status": "preparing", "reason": "",
             "modules": [{"channel": c, "module": m} for c, m in modules.items()],
             "operator": cmd.user or "", "note": body.note, "start": pl.now(), "end": None,
             "run_number": None, "result": None, "results_dir": None, "log_tail": [],
@@ -174,7 +178,7 @@ class RunsService(Service):
             "conditions": None, "pid": None, "workdir": None,
             "checked": self._checked(),
         }  # fmt: skip
-        driver = driver_for(self.stand)
+        driver = driver_for(self.stand, body.mode, hw)
         doc["workdir"] = str(driver.workdir)
         doc["log"] = str(driver.workdir / "logs" / f"run-{doc['id']}.log")
         self.store.save(doc)
@@ -346,7 +350,7 @@ class RunsService(Service):
                              pid)  # fmt: skip
             while _alive(pid):
                 await asyncio.sleep(1.0)
-        driver = driver_for(self.stand)
+        driver = driver_for(self.stand, doc.get("mode"))
         if isinstance(driver, BatchDriver) and doc.get("log"):
             out = driver.judge_log(Path(doc["log"]))  # what Ph2_ACF itself said
             if out.status == "done":
