@@ -40,6 +40,7 @@ caen:
     1: {{module: M1, lv: {{board: 0, chan: 0}}, hv: {{board: 12, chan: 0}}}}
     2: {{module: M2, lv: {{board: 0, chan: 1}}, hv: {{board: 12, chan: 1}}}}
     3: {{lv: {{board: 0, chan: 2}}, hv: {{board: 12, chan: 2}}}}
+  sim: {{breakdown: {breakdown}}}
 """
 
 
@@ -77,11 +78,19 @@ def caen(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[..., C
     started: list[CaenStand] = []
 
     def start(
-        watchdog: str = "null", rdwn: float = 120.0, hv_off_timeout: float = 120.0
+        watchdog: str = "null",
+        rdwn: float = 120.0,
+        hv_off_timeout: float = 120.0,
+        breakdown: str = "{}",
     ) -> CaenStand:
         prefix = f"t{uuid.uuid4().hex[:6]}"
         body = CAEN_SECTION.format(
-            prefix=prefix, port=CA_PORT, watchdog=watchdog, rdwn=rdwn, hv_off_timeout=hv_off_timeout
+            prefix=prefix,
+            port=CA_PORT,
+            watchdog=watchdog,
+            rdwn=rdwn,
+            hv_off_timeout=hv_off_timeout,
+            breakdown=breakdown,
         )
         # a broker per test: retained state of one test must not satisfy the next one's waits
         path, stand = write_stand(body, broker=own_mosquitto)

@@ -279,3 +279,20 @@ def test_hv_that_will_not_come_down_keeps_lv_on_with_a_major_alarm(caen) -> None
     assert alarm["severity"] == "MAJOR" and "LV kept on" in alarm["message"]
     p.wait_json("dcs/status", lambda s: s["sequence"] is None, since=mark)
     assert _lv_off_puts(cs) == []
+
+
+def test_the_simulated_sensor_breaks_down_where_the_stand_file_says(caen) -> None:
+    """For IV scans: channel 2's sensor breaks down at 80 V, channel 1's does not."""
+    cs = caen(breakdown="{2: 80}")
+    p = cs.probe
+    for cid in (1, 2):
+        assert p.command("dcs", f"switch/lv/{cid}", "on")["ok"]
+        cs.channel(cid, "LV_ON")
+        assert p.command("dcs", f"setv/hv/{cid}", 60)["ok"]
+    for cid in (1, 2):
+        assert p.command("dcs", f"switch/hv/{cid}", "on")["ok"]
+    one = p.wait_json("dcs/channel/1", lambda c: c["fsm_state"] == "HV_ON"
+                      and c["hv_vMon"] > 59, 20)  # fmt: skip
+    two = p.wait_json("dcs/channel/2", lambda c: c["fsm_state"] == "HV_ON"
+                      and c["hv_vMon"] > 59, 20)  # fmt: skip
+    assert two["hv_iMon"] > 10 * max(one["hv_iMon"], 0.01), (one["hv_iMon"], two["hv_iMon"])

@@ -121,6 +121,9 @@ class SimSettings(StrictModel):
     lv_load_ohm: float = Field(7.0, gt=0, description="LV load resistance (PS module ≈ 7 Ω)")
     update_hz: float = Field(10.0, gt=0, le=100)
     put_log: str | None = Field(None, description="JSON-lines file recording client writes")
+    breakdown: dict[int, float] = Field(
+        default_factory=dict, description="channel id -> V where its sensor breaks down"
+    )
 
 
 class CaenConfig(ServiceSection):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -46,6 +47,7 @@ class SimChannel:
     ovc_since: float | None = None
     unplugged: bool = False
     extra: float = 0.0
+    breakdown: float | None = None  # V where the sensor breaks down (leakage runs away)
     pvs: dict[str, Any] = field(default_factory=dict)
 
     def status(self, target: float) -> int:
@@ -91,13 +93,14 @@ class Mainframe:
         self._put_log = open(self.sim.put_log, "a", buffering=1) if self.sim.put_log else None  # noqa: SIM115
         self.pvdb: dict[str, Any] = {}
         seen: set[str] = set()
-        for ch in cfg.channels.values():
+        for cid, ch in cfg.channels.items():
             for side, bc, defaults in (("lv", ch.lv, LV_DEFAULTS), ("hv", ch.hv, HV_DEFAULTS)):
                 base = pv_base(cfg.prefix, bc.board, bc.chan)
                 if base in seen:
                     continue
                 seen.add(base)
-                self.channels.append(SimChannel(side, base, dict(defaults)))
+                bd = cfg.sim.breakdown.get(cid) if side == "hv" else None
+                self.channels.append(SimChannel(side, base, dict(defaults), breakdown=bd))
         self._build_pvdb()
 
     # -- PV database -----------------------------------------------------------------------
@@ -233,6 +236,9 @@ class Mainframe:
         target = min(self._target(ch), HV_HARD_MAX)
         self._ramp(ch, target, p["RUp"], p["RDWn"], dt)
         leak = self.sim.leakage_ua * (ch.vmon / 300.0) * 2 ** ((self.temperature - 20.0) / 7.0)
+        if ch.breakdown is not None and ch.vmon > ch.breakdown - 50:
+            # avalanche: the current runs away over the last tens of volts before breakdown
+            leak *= math.exp(min((ch.vmon - ch.breakdown + 50) / 10.0, 12.0))
         noise = random.gauss(0, 0.002) if ch.vmon > 1 else 0.0
         ch.imon = max(0.0, leak + noise + (ch.extra if ch.vmon > 1 else 0.0))
         self._check_trip(ch, p["I0Set"], p["Trip"], now, kill=p["PDwn"] == "Kill")
