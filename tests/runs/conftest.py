@@ -25,7 +25,8 @@ caen:
   watchdog: {{timeout: 6}}
   global:
     lv: {{V0Set: 10.5, I0Set: 3.0}}
-    hv: {{V0Set: 40.0, I0Set: 10.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
+    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
+  sim: {{breakdown: {breakdown}}}
   channels:
     1: {{module: PS_M1, lv: {{board: 0, chan: 0}}, hv: {{board: 12, chan: 0}}}}
     2: {{module: PS_M2, lv: {{board: 0, chan: 1}}, hv: {{board: 12, chan: 1}}}}
@@ -92,7 +93,7 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
 
     def start(steps: int = 3, step_seconds: float = 0.3, store: str = "sqlite:///runs.sqlite",
               storage_yaml: str | None = None, mode: str = "batch",
-              fail: str | None = None) -> RunStand:  # fmt: skip
+              fail: str | None = None, breakdown: str = "{}") -> RunStand:  # fmt: skip
         """`storage_yaml`: the historian (default SQLite in the test's folder)."""
         storage_yaml = storage_yaml or (
             f"storage:\n  historian: sqlite:///{tmp_path / 'history.sqlite'}\n"
@@ -101,7 +102,8 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
         (tmp_path / "hw.xml").write_text("<HwDescription><BeBoard Id='0'/></HwDescription>\n")
         body = storage_yaml + STAND.format(prefix=prefix, ca_port=free_port(), steps=steps,
                                            step_seconds=step_seconds, store=store, mode=mode,
-                                           mw_port=free_port(), fail=fail or "null")  # fmt: skip
+                                           mw_port=free_port(), fail=fail or "null",
+                                           breakdown=breakdown)  # fmt: skip
         path, stand = write_stand(body, broker=own_mosquitto)
         procs = StandProcesses(path, stand, tmp_path)
         probe = Probe(stand.bus).__enter__()

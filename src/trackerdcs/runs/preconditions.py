@@ -20,6 +20,7 @@ class Readiness:
     safety: contracts.SafetyStatus | None = None
     alarms: dict[str, contracts.AlarmState] = field(default_factory=dict)
     temps: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)  # (ts, °C)
+    latest: dict[str, contracts.Reading] = field(default_factory=dict)  # sensor -> reading
 
     def add_temperature(self, sensor: str, ts: float, value: float, keep: float) -> None:
         q = self.temps.setdefault(sensor, deque())

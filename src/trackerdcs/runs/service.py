@@ -33,6 +33,7 @@ from trackerdcs.ph2acf.driver import BatchDriver, Driver, Outcome, driver_for
 from trackerdcs.ph2acf.protocol import Event
 from trackerdcs.runs import conditions, preconditions
 from trackerdcs.runs.config import RunsConfig
+from trackerdcs.runs.iv_scan import IvRequest, IvScan
 from trackerdcs.runs.preconditions import Readiness
 from trackerdcs.runs.store import open_run_store
 from trackerdcs.storage.historian import open_historian
@@ -55,7 +56,7 @@ class Stop(BaseModel):
 @dataclass
 class Active:
     doc: dict[str, Any]
-    driver: Driver
+    driver: Driver | None  # None: a procedure of ours (an IV scan)
     started: float = field(default_factory=time.monotonic)
     state: str = "preparing"
     step: str = ""
@@ -63,6 +64,7 @@ class Active:
     progress: float | None = None
     stop_reason: str = ""
     task: asyncio.Task[None] | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RunsService(Service):
@@ -108,6 +110,7 @@ class RunsService(Service):
         if r is None or r.temperature is None or r.ts is None:
             return
         if self.newest.accept(msg.topic, r.ts):
+            self.ready.latest[msg.topic.split("/", 1)[1]] = r
             keep = max(self.cfg.stable.for_s * 2, 60.0)
             self.ready.add_temperature(msg.topic.split("/", 1)[1], r.ts, r.temperature, keep)
 
@@ -230,7 +233,9 @@ class RunsService(Service):
             raise Refused("no run in progress")
         run.stop_reason = run.stop_reason or reason
         run.state = "stopping"
-        run.driver.stop()
+        run.stopping.set()
+        if run.driver is not None:
+            run.driver.stop()
         self._publish_status()
         return {"id": run.doc["id"], "stopping": True}
 
@@ -247,6 +252,82 @@ class RunsService(Service):
         if doc is None:
             raise BadCommand(f"no run {cmd.args[0]}")
         return doc
+
+    # -- IV scans ---------------------------------------------------------------------------
+    @command("iv/start", IvRequest, help="IV scan: {start, stop, step, compliance, settle, ...}")
+    async def iv_start(self, cmd: Command, body: IvRequest) -> dict[str, Any]:
+        if self.power is None:
+            raise Refused("no power service on this stand")
+        modules = self._modules(body.modules)
+        await self._fresh_safety()
+        problems = self.problems("iv", modules)
+        if problems:
+            raise Refused("not ready: " + "; ".join(problems))
+        doc: dict[str, Any] = {
+            "id": self.store.next_id(), "kind": "iv", "calibration": "iv", "mode": "iv",
+            "status": "preparing", "reason": "", "request": body.model_dump(),
+            "modules": [{"channel": c, "module": m} for c, m in modules.items()],
+            "operator": cmd.user or "", "note": body.note, "start": pl.now(), "end": None,
+            "run_number": None, "result": None, "log_tail": [], "conditions": None,
+            "checked": self._checked(), "curves": {},
+        }  # fmt: skip
+        self.store.save(doc)
+        run = Active(doc, None)
+        self.active = run
+
+        def on_step(k: int, v: float) -> None:
+            run.steps, run.step = k, f"{v:g} V"
+            self._publish_status()
+
+        scan = IvScan(self.bus, self.power, body, modules, lambda: self.ready.channels,
+                      self._climate, run.stopping, on_step)  # fmt: skip
+        run.task = self.spawn(self._iv(run, scan, modules), f"iv-{doc['id']}")
+        self._publish_status()
+        return {
+            "id": doc["id"],
+            "kind": "iv",
+            "steps": len(scan.volts),
+            "modules": list(modules.values()),
+        }
+
+    def _climate(self) -> tuple[float | None, float | None]:
+        """Mean temperature and humidity of the cold-box sensors now (fresh readings only)."""
+        names = self._stability_sensors() or list(self.ready.latest)
+        now = pl.now()
+        fresh = [r for n in names if (r := self.ready.latest.get(n)) is not None
+                 and r.ts is not None and now - r.ts < 30]  # fmt: skip
+        temps = [r.temperature for r in fresh if r.temperature is not None]
+        hums = [r.humidity for r in fresh if r.humidity is not None]
+        return (sum(temps) / len(temps) if temps else None,
+                sum(hums) / len(hums) if hums else None)  # fmt: skip
+
+    async def _iv(self, run: Active, scan: IvScan, modules: dict[str, str]) -> None:
+        run.state = run.doc["status"] = "running"
+        self.store.save(run.doc)
+        watcher = self.spawn(self._watch(run, modules, self.cfg.calibration("iv")), "iv-watch")
+        try:
+            why = await scan.run()
+        except asyncio.CancelledError:
+            run.doc.update(end=pl.now(), status="aborted", curves=scan.curves,
+                           reason="the runs service was stopped during the scan")  # fmt: skip
+            self.store.save(run.doc)
+            raise
+        finally:
+            watcher.cancel()
+        statuses = [c["status"] for c in scan.curves.values()]
+        if run.stop_reason or why:
+            status, reason = "aborted", run.stop_reason or why
+        elif statuses and all(st == "failed" for st in statuses):
+            status, reason = "failed", "; ".join(c["reason"] for c in scan.curves.values())
+        else:
+            status, reason = "done", ""
+        run.doc.update(end=pl.now(), status=status, reason=reason, curves=scan.curves)
+        run.doc["conditions"] = await self._conditions(run.doc)
+        self.store.save(run.doc)
+        self.log.warning("IV scan %s %s%s", run.doc["id"], status, f": {reason}" if reason else "")
+        self.publish_state(f"run/{run.doc['id']}", summary(run.doc))
+        self.active = None
+        self._publish_status()
 
     # -- the run ----------------------------------------------------------------------------
     async def _run(self, run: Active, modules: dict[str, str]) -> None:
@@ -268,10 +349,12 @@ class RunsService(Service):
             self._publish_status()
 
         try:
+            assert run.driver is not None
             out = await run.driver.run(run.doc["calibration"], progress, Path(run.doc["log"]))
         except asyncio.CancelledError:
             # this service stops: Ph2_ACF was told to abort; the document says so
-            run.doc.update(end=pl.now(), status="aborted", log_tail=list(run.driver.tail),
+            tail = list(run.driver.tail) if run.driver is not None else []
+            run.doc.update(end=pl.now(), status="aborted", log_tail=tail,
                            reason="the runs service was stopped during the run")  # fmt: skip
             self.store.save(run.doc)
             raise

@@ -1,0 +1,167 @@
+"""The IV scan procedure: every module's HV channel stepped in parallel on one power service.
+
+It lives with the runs service so that one stand runs one procedure at a time (an IV scan
+and a calibration never share the modules) and sequences can drive both. Per step: set the
+voltage on every channel still scanning, wait until each reads back within `tolerance`
+(bounded), wait `settle`, take `readings` readings `interval` apart, and judge each channel
+(compliance, breakdown). A channel that must stop is ramped down at once; the others go on.
+Whatever happens (done, stopped, cancelled), every channel ends at `end_voltage`, HV off
+when that is 0. It only ever asks the power service: its own checks (HV only with LV on,
+limits) still apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from trackerdcs.core.bus import Bus
+from trackerdcs.runs import iv
+
+
+class IvRequest(BaseModel):
+    modules: list[str] | None = None
+    start: float = Field(0.0, ge=0, description="V")
+    stop: float = Field(gt=0, description="V")
+    step: float = Field(gt=0, description="V")
+    settle: float = Field(1.0, ge=0, description="s after the read-back is there")
+    readings: int = Field(3, ge=1, le=100)
+    interval: float = Field(0.2, gt=0, description="s between readings")
+    tolerance: float = Field(0.5, gt=0, description="V of read-back from the set voltage")
+    retries: int = Field(50, ge=1, description="read-back checks (interval apart) per step")
+    compliance: float = Field(gt=0, description="µA: software current limit")
+    breakdown_factor: float = Field(5.0, gt=1)
+    end_voltage: float = Field(0.0, ge=0, description="V every channel ends at")
+    note: str = ""
+
+
+Channels = Callable[[], dict[str, dict[str, Any]]]  # channel id -> latest channel state
+Climate = Callable[[], tuple[float | None, float | None]]  # (°C, %RH) now
+
+
+class IvScan:
+    def __init__(self, bus: Bus, power: str, req: IvRequest, modules: dict[str, str],
+                 channels: Channels, climate: Climate, stopping: asyncio.Event,
+                 on_step: Callable[[int, float], None] = lambda k, v: None):  # fmt: skip
+        self.bus, self.power, self.req = bus, power, req
+        self.on_step = on_step
+        self.modules = modules
+        self.channels = channels
+        self.climate = climate
+        self.stopping = stopping
+        self.curves: dict[str, dict[str, Any]] = {
+            cid: {"module": m, "channel": cid, "status": "scanning", "reason": "", "points": []}
+            for cid, m in modules.items()
+        }
+        self.step = 0
+        self.volts = iv.plan(req.start, req.stop, req.step)
+        self.limits = iv.Limits(req.compliance, req.breakdown_factor)
+
+    def scanning(self) -> list[str]:
+        return [c for c, cv in self.curves.items() if cv["status"] == "scanning"]
+
+    async def _ask(self, name: str, value: Any) -> str:
+        """The power service's answer ("" when done, else why not)."""
+        try:
+            reply = await self.bus.request(self.power, name, value, 10.0)
+        except (TimeoutError, ConnectionError) as exc:
+            return f"{name}: {exc or 'no reply'}"
+        return "" if reply.get("ok") else f"{name}: {reply.get('error')}"
+
+    def _end(self, cid: str, status: str, reason: str) -> None:
+        self.curves[cid].update(status=status, reason=reason)
+
+    async def run(self) -> str:
+        """'' when the scan ran to its end (channels stopped by a criterion included), else
+        why it did not."""
+        why = ""
+        try:
+            for k, v in enumerate(self.volts):
+                self.step = k
+                self.on_step(k, v)
+                if self.stopping.is_set():
+                    why = "stopped"
+                    break
+                await self._step(v, first=k == 0)
+                if not self.scanning():
+                    break
+        finally:
+            # always, even when cancelled: every channel back to the end voltage
+            await asyncio.shield(self._ramp_down(list(self.curves)))
+        for cid in self.scanning():
+            self._end(cid, "aborted" if why else "done", why)
+        return why
+
+    async def _step(self, v: float, first: bool) -> None:
+        for cid in self.scanning():
+            err = await self._ask(f"setv/hv/{cid}", v)
+            if not err and first:
+                err = await self._ask(f"switch/hv/{cid}", "on")
+            if err:
+                self._end(cid, "failed", err)
+        for _ in range(self.req.retries):
+            late = [c for c in self.scanning() if not self._reads(c, v)]
+            if not late or self.stopping.is_set():
+                break
+            await asyncio.sleep(self.req.interval)
+        for cid in self.scanning():
+            if not self._reads(cid, v):
+                got = self.channels().get(cid, {}).get("hv_vMon")
+                self._end(cid, "failed", f"HV did not reach {v:g} V (reads {got} V)")
+                await self._ramp_down([cid])
+        await self._sleep(self.req.settle)
+        samples: dict[str, tuple[list[float], list[float]]] = {c: ([], []) for c in self.scanning()}
+        for _ in range(self.req.readings):
+            now = self.channels()
+            for cid, (vs, cs) in samples.items():
+                ch = now.get(cid, {})
+                if isinstance(ch.get("hv_vMon"), int | float) and ch.get("connected"):
+                    vs.append(float(ch["hv_vMon"]))
+                    cs.append(float(ch.get("hv_iMon") or 0.0))
+            await self._sleep(self.req.interval)
+        t, rh = self.climate()
+        for cid, (vs, cs) in samples.items():
+            try:
+                p = iv.point(v, vs, cs, time.time(), t, rh)
+            except ValueError as exc:
+                self._end(cid, "failed", str(exc))
+                await self._ramp_down([cid])
+                continue
+            curve = self.curves[cid]
+            curve["points"].append(_as_dict(p))
+            verdict = iv.judge([_from_dict(x) for x in curve["points"]], self.limits)
+            if verdict.stop:
+                self._end(cid, verdict.kind, verdict.reason)
+                await self._ramp_down([cid])
+
+    def _reads(self, cid: str, v: float) -> bool:
+        ch = self.channels().get(cid, {})
+        got = ch.get("hv_vMon")
+        return isinstance(got, int | float) and iv.settled(got, v, self.req.tolerance)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _ramp_down(self, cids: list[str]) -> None:
+        end = self.req.end_voltage
+        for cid in cids:
+            if err := await self._ask(f"setv/hv/{cid}", end):
+                self.curves[cid]["reason"] += f"; ramp-down: {err}"
+            if end == 0 and (err := await self._ask(f"switch/hv/{cid}", "off")):
+                self.curves[cid]["reason"] += f"; HV off: {err}"
+
+
+def _as_dict(p: iv.Point) -> dict[str, Any]:
+    return {"v_set": p.v_set, "v": p.v, "i": p.i, "i_spread": p.i_spread, "n": p.n, "t": p.t,
+            "temperature": p.temperature, "humidity": p.humidity, "i_20c": p.i_20c}  # fmt: skip
+
+
+def _from_dict(d: dict[str, Any]) -> iv.Point:
+    return iv.Point(d["v_set"], d["v"], d["i"], d["i_spread"], d["n"], d["t"], d["temperature"],
+                    d["humidity"])  # fmt: skip

@@ -1,0 +1,41 @@
+"""IV scans through the runs service on the simulated mainframe (issue 13, first step)."""
+
+from __future__ import annotations
+
+import time
+
+from tests.runs.conftest import RunStand
+
+SCAN = {"start": 0, "stop": 100, "step": 10, "settle": 0.2, "readings": 2, "interval": 0.1,
+        "compliance": 50.0, "breakdown_factor": 5.0}  # fmt: skip
+
+
+def test_a_breakdown_stops_its_channel_the_other_completes_and_all_end_at_0_v(
+    run_stand,
+) -> None:
+    rs: RunStand = run_stand(breakdown="{2: 100}")
+    rs.lv_on()
+    time.sleep(2.5)
+    r = rs.cmd("runs", "iv/start", SCAN)
+    assert r["ok"], r
+    doc = rs.run_doc(r["result"]["id"], "done", timeout=90)
+    end = rs.probe.mark()
+    one, two = doc["curves"]["1"], doc["curves"]["2"]
+    assert one["status"] == "done" and [p["v_set"] for p in one["points"]] == list(
+        range(0, 101, 10)
+    )
+    assert two["status"] == "breakdown" and "breakdown" in two["reason"]
+    assert len(two["points"]) < len(one["points"])
+    assert all(p["temperature"] is not None and p["humidity"] is not None for p in one["points"])
+    assert one["points"][-1]["i_20c"] is not None
+    # the scan always ends at the end voltage (0 V: HV off), LV untouched
+    for cid in ("1", "2"):
+        rs.cmd("dcs", "refresh")
+        ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, end)
+        assert ch["hv_pw"] is False and ch["hv_setV"] == 0 and ch["fsm_state"] == "LV_ON", ch
+
+
+def test_an_iv_scan_is_refused_with_lv_off(run_stand) -> None:
+    rs: RunStand = run_stand()
+    r = rs.cmd("runs", "iv/start", SCAN)
+    assert not r["ok"] and "LV must be on" in r["error"]
