@@ -39,3 +39,28 @@ def test_an_iv_scan_is_refused_with_lv_off(run_stand) -> None:
     rs: RunStand = run_stand()
     r = rs.cmd("runs", "iv/start", SCAN)
     assert not r["ok"] and "LV must be on" in r["error"]
+
+
+def test_compliance_stops_a_channel_and_an_abort_ramps_everything_down(run_stand) -> None:
+    rs: RunStand = run_stand(breakdown="{2: 100}")
+    rs.lv_on()
+    time.sleep(2.5)
+    tight = {**SCAN, "compliance": 1.0, "breakdown_factor": 1000.0}  # only compliance acts
+    r = rs.cmd("runs", "iv/start", tight)
+    assert r["ok"], r
+    doc = rs.run_doc(r["result"]["id"], "done", timeout=90)
+    two = doc["curves"]["2"]
+    assert two["status"] == "compliance" and "limit 1 µA" in two["reason"]
+    assert two["points"][-1]["i"] >= 1.0
+    slow = {**SCAN, "step": 5, "settle": 0.5}
+    r = rs.cmd("runs", "iv/start", slow)
+    assert r["ok"], r
+    rs.probe.wait_json("runs/status", lambda s: s["steps_done"] >= 3, 30)
+    assert rs.cmd("runs", "stop")["ok"]
+    doc = rs.run_doc(r["result"]["id"], "aborted", timeout=30)
+    assert "stopped by" in doc["reason"]
+    end = rs.probe.mark()
+    rs.cmd("dcs", "refresh")
+    for cid in ("1", "2"):
+        ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, end)
+        assert ch["hv_pw"] is False and ch["hv_setV"] == 0, ch
