@@ -64,3 +64,22 @@ def test_compliance_stops_a_channel_and_an_abort_ramps_everything_down(run_stand
     for cid in ("1", "2"):
         ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, end)
         assert ch["hv_pw"] is False and ch["hv_setV"] == 0, ch
+
+
+def test_the_command_line_writes_one_csv_per_module(run_stand, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    rs: RunStand = run_stand()
+    rs.lv_on()
+    time.sleep(2.5)
+    r = rs.cmd("runs", "iv/start", {**SCAN, "stop": 30})
+    rs.run_doc(r["result"]["id"], "done", timeout=60)
+    argv = [sys.executable, "-m", "trackerdcs", "runs", "--config", str(rs.path), "csv",
+            str(r["result"]["id"]), "-d", str(tmp_path / "csv"), "--station", "Lyon"]  # fmt: skip
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = (tmp_path / "csv" / f"PS_M1_IV_run{r['result']['id']}.csv").read_text()
+    assert text.startswith("# module: PS_M1\n# station: Lyon\n")
+    rows = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert rows[0].startswith("V,I_uA") and len(rows) == 1 + 4  # 0, 10, 20, 30 V

@@ -29,6 +29,10 @@ def register(commands: Any, sim: Any) -> None:
         x.add_argument("id", type=int)
         if name == "export":
             x.add_argument("--output", "-o", default="-", help="file (default stdout)")
+    c = sub.add_parser("csv", help="an IV scan's curves in the labs' CSV, one file per module")
+    c.add_argument("id", type=int)
+    c.add_argument("--dir", "-d", default=".", help="folder for <module>_IV_run<id>.csv")
+    c.add_argument("--station", default="", help="station name for the header")
     p.set_defaults(func=cmd_runs)
 
 
@@ -40,7 +44,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.action == "start":
         payload = {"calibration": args.calibration, "modules": args.modules or None,
                    "note": args.note}  # fmt: skip
-    elif args.action in ("show", "export"):
+    elif args.action in ("show", "export", "csv"):
         name = f"show/{args.id}"
     bus = BlockingBus(cfg, service=None)
     if not bus.start(wait=5):
@@ -64,10 +68,35 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"{r['id']:>5}  {r['status']:<8} {r['calibration']:<24} run {r['run_number']}"
                   f"  {', '.join(r['modules'])}  {r['reason'] or ''}")  # fmt: skip
         return 0
+    if args.action == "csv":
+        return _write_csv(result, args)
     text = json.dumps(result, indent=2, sort_keys=True)
     if args.action == "export" and args.output != "-":
         with open(args.output, "w") as fh:
             fh.write(text + "\n")
     else:
         print(text)
+    return 0
+
+
+def _write_csv(doc: dict[str, Any], args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from trackerdcs.runs import iv
+
+    if doc.get("kind") != "iv":
+        print(f"run {doc.get('id')} is not an IV scan", file=sys.stderr)
+        return 1
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for cid, curve in sorted(doc.get("curves", {}).items()):
+        points = [iv.Point(p["v_set"], p["v"], p["i"], p["i_spread"], p["n"], p["t"],
+                           p["temperature"], p["humidity"]) for p in curve["points"]]  # fmt: skip
+        extra = {"run": str(doc["id"]), "status": curve["status"]}
+        if curve.get("reason"):
+            extra["reason"] = curve["reason"]
+        header = iv.Header(curve["module"], args.station, cid, doc.get("start"), extra)
+        path = out / f"{curve['module']}_IV_run{doc['id']}.csv"
+        path.write_text(iv.to_csv(points, header))
+        print(path)
     return 0
