@@ -310,6 +310,8 @@ async function checkRun() {
     : res.ready ? [] : res.problems;
   $("#run-problems").innerHTML = res?.ready ? `<li class="ok">Ready for ${esc(runBody().calibration)}.</li>`
     : items.map((p) => `<li class="error">${esc(p)}</li>`).join("");
+  // the answer where the operator looks, even if the cards above changed size meanwhile
+  $("#run-problems").scrollIntoView({ block: "nearest" });
 }
 
 $("#run-check").addEventListener("click", checkRun);
