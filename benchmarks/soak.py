@@ -138,6 +138,13 @@ class Stand:
     def restart(self, name: str) -> None:
         self.procs.start(name)
 
+    def crash_and_restart(self, name: str, label: str, pause: float) -> str:
+        """SIGKILL, then started again after `pause` s (as `up` would, a little later)."""
+        faults.crash(self.procs.procs.pop(name))
+        time.sleep(pause)
+        self.restart(name)
+        return f"{label} SIGKILL, restarted after {pause:g} s"
+
 
 # -- the faults, one per minute in turn ---------------------------------------------------
 def broker_restart(st: Stand) -> str:
@@ -147,10 +154,7 @@ def broker_restart(st: Stand) -> str:
 
 
 def kill_caen(st: Stand) -> str:
-    faults.crash(st.procs.procs.pop("caen"))
-    time.sleep(2)
-    st.restart("caen")
-    return "CAEN service SIGKILL, restarted after 2 s"
+    return st.crash_and_restart("caen", "CAEN service", 2)
 
 
 def freeze_ioc(st: Stand) -> str:
@@ -168,10 +172,7 @@ def historian_outage(st: Stand) -> str:
 
 
 def kill_recorder(st: Stand) -> str:
-    faults.crash(st.procs.procs.pop("recorder"))
-    time.sleep(2)
-    st.restart("recorder")
-    return "recorder SIGKILL, restarted after 2 s"
+    return st.crash_and_restart("recorder", "recorder", 2)
 
 
 def freeze_safety(st: Stand) -> str:
@@ -198,17 +199,11 @@ def hostile_messages(st: Stand) -> str:
 
 
 def kill_sensors(st: Stand) -> str:
-    faults.crash(st.procs.procs.pop("sensors"))
-    time.sleep(3)
-    st.restart("sensors")
-    return "sensors service SIGKILL, restarted after 3 s"
+    return st.crash_and_restart("sensors", "sensors service", 3)
 
 
 def kill_julabo(st: Stand) -> str:
-    faults.crash(st.procs.procs.pop("julabo"))
-    time.sleep(2)
-    st.restart("julabo")
-    return "Julabo service SIGKILL, restarted after 2 s"
+    return st.crash_and_restart("julabo", "Julabo service", 2)
 
 
 FAULTS = [broker_restart, kill_caen, freeze_ioc, historian_outage, kill_recorder,

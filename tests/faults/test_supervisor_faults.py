@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from trackerdcs.runtime.pids import alive
 from trackerdcs.testing.probe import Probe
 from trackerdcs.testing.processes import stop_process
 
@@ -21,15 +22,6 @@ sensors:
   sensors:
     - {name: box, kind: coldbox, temp_topic: SUP/sensors/BME/temp, humi_topic: SUP/sensors/BME/humi}
 """
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for a reaper."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 def _up(path: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -52,7 +44,7 @@ def test_children_die_with_their_supervisor_and_a_stand_runs_once(
             timeout=30,
         )["processes"]
         pids = [p["pid"] for p in procs.values()]
-        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
         probe.wait_for("sensors/online", lambda m: m.text == "true", timeout=20)
 
         second = subprocess.run(
@@ -65,9 +57,9 @@ def test_children_die_with_their_supervisor_and_a_stand_runs_once(
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         deadline = time.monotonic() + 20
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [pid for pid in pids if _alive(pid)] == []  # no orphan left
+        assert [pid for pid in pids if alive(pid)] == []  # no orphan left
 
         # the lock went with the last of them: the stand starts again
         again = _up(path, tmp_path / "up2.log")
@@ -80,5 +72,5 @@ def test_children_die_with_their_supervisor_and_a_stand_runs_once(
     finally:
         stop_process(first)
         for pid in locals().get("pids", []):
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)

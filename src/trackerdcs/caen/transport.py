@@ -101,7 +101,7 @@ class SidePVs:
         if not conn:
             self.signals[param].invalidate()
             self._in_flight.pop(param, None)  # no confirmation will come for it now
-            self.pending.update(sum(self._in_flight.values()))
+            self._count_pending()
         self.on_change()
 
     def _put_done(self, pvname: str | None = None, **kw: Any) -> None:  # CA thread
@@ -114,8 +114,11 @@ class SidePVs:
             self._in_flight[param] = left
         else:
             self._in_flight.pop(param, None)
-        self.pending.update(sum(self._in_flight.values()))
+        self._count_pending()
         self.on_change()
+
+    def _count_pending(self) -> None:
+        self.pending.update(sum(self._in_flight.values()))
 
     def settled(self, param: str) -> bool:
         """Every write of `param` confirmed by the IOC (its read-back can be believed)."""
@@ -150,7 +153,7 @@ class SidePVs:
             raise ConnectionError(f"{self.base}:{param} is not connected")
         self.target[param] = value
         self._in_flight[param] = self._in_flight.get(param, 0) + 1
-        self.pending.update(sum(self._in_flight.values()))
+        self._count_pending()
         pv.put(value, wait=False, callback=self._put_done)
 
     async def read_all(self, timeout: float = 2.0) -> None:

@@ -90,8 +90,7 @@ def _write_csv(doc: dict[str, Any], args: argparse.Namespace) -> int:
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
     for cid, curve in sorted(doc.get("curves", {}).items()):
-        points = [iv.Point(p["v_set"], p["v"], p["i"], p["i_spread"], p["n"], p["t"],
-                           p["temperature"], p["humidity"]) for p in curve["points"]]  # fmt: skip
+        points = [iv.Point.from_dict(p) for p in curve["points"]]
         extra = {"run": str(doc["id"]), "status": curve["status"]}
         if curve.get("reason"):
             extra["reason"] = curve["reason"]

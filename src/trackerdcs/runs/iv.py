@@ -8,12 +8,14 @@ read-back and the settling time, takes readings, and asks this module what they 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 DOUBLING_K = 7.0  # sensor leakage roughly doubles every 7 °C
 
@@ -51,6 +53,14 @@ class Point:
     @property
     def i_20c(self) -> float | None:
         return normalise(self.i, self.temperature) if self.temperature is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """As stored in a run document (with the normalised current beside)."""
+        return {**dataclasses.asdict(self), "i_20c": self.i_20c}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Point:
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
 
 
 def point(v_set: float, volts: Sequence[float], currents: Sequence[float], t: float,

@@ -58,6 +58,7 @@ class IvScan:
             cid: {"module": m, "channel": cid, "status": "scanning", "reason": "", "points": []}
             for cid, m in modules.items()
         }
+        self.points: dict[str, list[iv.Point]] = {cid: [] for cid in modules}
         self.step = 0
         self.volts = iv.plan(req.start, req.stop, req.step)
         self.limits = iv.Limits(req.compliance, req.breakdown_factor)
@@ -132,9 +133,9 @@ class IvScan:
                 self._end(cid, "failed", str(exc))
                 await self._ramp_down([cid])
                 continue
-            curve = self.curves[cid]
-            curve["points"].append(_as_dict(p))
-            verdict = iv.judge([_from_dict(x) for x in curve["points"]], self.limits)
+            self.points[cid].append(p)
+            self.curves[cid]["points"].append(p.as_dict())
+            verdict = iv.judge(self.points[cid], self.limits)
             if verdict.stop:
                 self._end(cid, verdict.kind, verdict.reason)
                 await self._ramp_down([cid])
@@ -155,13 +156,3 @@ class IvScan:
                 self.curves[cid]["reason"] += f"; ramp-down: {err}"
             if end == 0 and (err := await self._ask(f"switch/hv/{cid}", "off")):
                 self.curves[cid]["reason"] += f"; HV off: {err}"
-
-
-def _as_dict(p: iv.Point) -> dict[str, Any]:
-    return {"v_set": p.v_set, "v": p.v, "i": p.i, "i_spread": p.i_spread, "n": p.n, "t": p.t,
-            "temperature": p.temperature, "humidity": p.humidity, "i_20c": p.i_20c}  # fmt: skip
-
-
-def _from_dict(d: dict[str, Any]) -> iv.Point:
-    return iv.Point(d["v_set"], d["v"], d["i"], d["i_spread"], d["n"], d["t"], d["temperature"],
-                    d["humidity"])  # fmt: skip

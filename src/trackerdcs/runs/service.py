@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from trackerdcs.runs.config import RunsConfig
 from trackerdcs.runs.iv_scan import IvRequest, IvScan
 from trackerdcs.runs.preconditions import Readiness
 from trackerdcs.runs.store import open_run_store
+from trackerdcs.runtime.pids import alive
 from trackerdcs.storage.historian import open_historian
 
 WATCH = 0.5  # s between checks of safety and power during a run
@@ -170,25 +170,30 @@ class RunsService(Service):
         hw = self.stand.path(body.config or cfg.hw_config)
         if body.config and not hw.is_file():
             raise Refused(f"hardware description {hw} not found")
-        doc: dict[str, Any] = {
-            "id": self.store.next_id(), "kind": "calibration", "calibration": body.calibration,
-            "mode": body.mode or cfg.mode, "status": "preparing", "reason": "",
-            "modules": [{"channel": c, "module": m} for c, m in modules.items()],
-            "operator": cmd.user or "", "note": body.note, "start": pl.now(), "end": None,
-            "run_number": None, "result": None, "results_dir": None, "log_tail": [],
-            "hw_config": {"path": str(hw),
-                          "text": hw.read_text(errors="replace") if hw.exists() else None},
-            "conditions": None, "pid": None, "workdir": None,
-            "checked": self._checked(),
-        }  # fmt: skip
         driver = driver_for(self.stand, body.mode, hw)
-        doc["workdir"] = str(driver.workdir)
-        doc["log"] = str(driver.workdir / "logs" / f"run-{doc['id']}.log")
+        doc = self._new_doc(cmd, "calibration", body.calibration, body.mode or cfg.mode,
+                            modules, body.note)  # fmt: skip
+        text = hw.read_text(errors="replace") if hw.exists() else None
+        doc.update(hw_config={"path": str(hw), "text": text}, results_dir=None, pid=None,
+                   workdir=str(driver.workdir),
+                   log=str(driver.workdir / "logs" / f"run-{doc['id']}.log"))  # fmt: skip
         self.store.save(doc)
         self.active = Active(doc, driver)
         self.active.task = self.spawn(self._run(self.active, modules), f"run-{doc['id']}")
         self._publish_status()
         return {"id": doc["id"], "calibration": body.calibration, "modules": list(modules.values())}
+
+    def _new_doc(self, cmd: Command, kind: str, calibration: str, mode: str,
+                 modules: dict[str, str], note: str) -> dict[str, Any]:  # fmt: skip
+        """What every run document holds, before the run says more."""
+        return {
+            "id": self.store.next_id(), "kind": kind, "calibration": calibration, "mode": mode,
+            "status": "preparing", "reason": "",
+            "modules": [{"channel": c, "module": m} for c, m in modules.items()],
+            "operator": cmd.user or "", "note": note, "start": pl.now(), "end": None,
+            "run_number": None, "result": None, "log_tail": [], "conditions": None,
+            "checked": self._checked(),
+        }  # fmt: skip
 
     def _checked(self) -> dict[str, Any]:
         """What the start was allowed on: safety's verdict and each channel's read-back."""
@@ -263,14 +268,8 @@ class RunsService(Service):
         problems = self.problems("iv", modules)
         if problems:
             raise Refused("not ready: " + "; ".join(problems))
-        doc: dict[str, Any] = {
-            "id": self.store.next_id(), "kind": "iv", "calibration": "iv", "mode": "iv",
-            "status": "preparing", "reason": "", "request": body.model_dump(),
-            "modules": [{"channel": c, "module": m} for c, m in modules.items()],
-            "operator": cmd.user or "", "note": body.note, "start": pl.now(), "end": None,
-            "run_number": None, "result": None, "log_tail": [], "conditions": None,
-            "checked": self._checked(), "curves": {},
-        }  # fmt: skip
+        doc = self._new_doc(cmd, "iv", "iv", "iv", modules, body.note)
+        doc.update(request=body.model_dump(), curves={})
         self.store.save(doc)
         run = Active(doc, None)
         self.active = run
@@ -428,10 +427,10 @@ class RunsService(Service):
         """The truth about a run this service lost sight of: wait for its program if it still
         runs, then judge by what it left on disk."""
         pid = doc.get("pid")
-        if pid and _alive(pid):
+        if pid and alive(pid):
             self.log.warning("run %s: Ph2_ACF (pid %s) still runs; waiting for it", doc["id"],
                              pid)  # fmt: skip
-            while _alive(pid):
+            while alive(pid):
                 await asyncio.sleep(1.0)
         driver = driver_for(self.stand, doc.get("mode"))
         if isinstance(driver, BatchDriver) and doc.get("log"):
@@ -473,17 +472,3 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "kind", "calibration", "status", "reason", "run_number", "start", "end",
             "operator", "result")  # fmt: skip
     return {k: doc.get(k) for k in keys} | {"modules": [m["module"] for m in doc["modules"]]}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
