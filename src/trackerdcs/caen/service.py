@@ -113,10 +113,12 @@ class CaenService(Service):
                 self.log.info("channel %s -> %s %s", ch.id, ch.state, ch.reason)
             self._channel_alarm(ch)
         self._ioc_alarm()
-        if not self.procedures.name and all(
-            ch.hv_down(self.cfg.hv_off_threshold) for ch in self.channels.values()
-        ):
-            self.alarms.clear(f"{self.name}.rampdown")  # HV came down after all
+        rampdown = self.alarms.table.get(f"{self.name}.rampdown")
+        # checked only while that alarm is up: this runs on every read-back change
+        hv_off = self.cfg.hv_off_threshold
+        if (rampdown is not None and rampdown.active and not self.procedures.name
+                and all(ch.hv_down(hv_off) for ch in self.channels.values())):  # fmt: skip
+            self.alarms.clear(rampdown.name)  # HV came down after all
         self.publish_all()
 
     def _push_settings(self, ch: Channel) -> None:

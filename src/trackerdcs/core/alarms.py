@@ -156,8 +156,11 @@ class AlarmTable:
         return [a for a in self.table.values() if a.severity != "OK"]
 
     def republish(self) -> None:
+        """Everything again on the bus (after a reconnect, every heartbeat): nothing changed,
+        so nothing is written to the store."""
         for a in self.table.values():
-            self._out(a)
+            a.ts = self.now()
+            self.publish(a)
 
     def _out(self, a: Alarm) -> None:
         a.ts = self.now()

@@ -45,19 +45,6 @@ class Mosquitto:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.host = "127.0.0.1"
         self.port = port or free_port()
-        # a fresh password each time: none is shipped in the package
-        self.password = secrets.token_urlsafe(16)
-        self.password_file = self.dir / "password.txt"
-        self.password_file.touch(mode=0o600)
-        self.password_file.write_text(self.password)
-        passwd = self.dir / "passwd"
-        passwd.write_text("")
-        subprocess.run(
-            ["mosquitto_passwd", "-b", str(passwd), self.username, self.password],
-            check=True,
-            capture_output=True,
-            timeout=10,
-        )
         self.accounts = accounts
         acl_lines: list[str] = []
         if accounts is not None:
@@ -66,6 +53,20 @@ class Mosquitto:
             self.password = self.password_file.read_text().strip()
             passwd = accounts / "passwd"
             acl_lines = [f"acl_file {accounts / 'acl'}"]
+        else:
+            # a fresh password each time: none is shipped in the package
+            self.password = secrets.token_urlsafe(16)
+            self.password_file = self.dir / "password.txt"
+            self.password_file.touch(mode=0o600)
+            self.password_file.write_text(self.password)
+            passwd = self.dir / "passwd"
+            passwd.write_text("")
+            subprocess.run(
+                ["mosquitto_passwd", "-b", str(passwd), self.username, self.password],
+                check=True,
+                capture_output=True,
+                timeout=10,
+            )
         self.tls = tls
         tls_lines: list[str] = []
         if tls:
