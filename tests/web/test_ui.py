@@ -121,5 +121,12 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     expect(page.locator("#run-log")).to_contain_text("Closing result file")
     expect(page.locator("#run-detail-title")).to_be_in_viewport()
     page.screenshot(path=str(tmp_path / "runs.png"), full_page=False)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    row.click()
+    expect(page.locator("#run-detail-title")).to_be_in_viewport()
+    page.locator("#run-check").scroll_into_view_if_needed()
+    expect(page.locator("#run-start")).to_be_in_viewport()
+    page.screenshot(path=str(tmp_path / "runs-phone.png"), full_page=False)
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.click("#all-lv-off")
     expect(page.locator("#caen-state")).to_have_text("LV_OFF", timeout=30000)
