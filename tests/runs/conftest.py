@@ -26,7 +26,7 @@ caen:
   global:
     lv: {{V0Set: 10.5, I0Set: 3.0}}
     hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
-  sim: {{breakdown: {breakdown}}}
+  sim: {{breakdown: {breakdown}, put_log: {puts}}}
   channels:
     1: {{module: PS_M1, lv: {{board: 0, chan: 0}}, hv: {{board: 12, chan: 0}}}}
     2: {{module: PS_M2, lv: {{board: 0, chan: 1}}, hv: {{board: 12, chan: 1}}}}
@@ -43,6 +43,7 @@ safety:
   stale: {{warning: 5, action: 10}}
   chiller: {{enabled: false}}
   services: {{required: []}}
+  notify: {notify}
 recorder: {{flush_interval: 0.2}}
 ph2acf:
   simulate: true
@@ -65,6 +66,7 @@ class RunStand:
     stand: Stand
     procs: StandProcesses
     probe: Probe
+    puts: Path  # the simulated mainframe's log of every write it received
 
     def cmd(self, service: str, name: str, payload: object = None, timeout: float = 15) -> dict:
         return self.probe.command(service, name, payload, timeout=timeout)
@@ -93,7 +95,8 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
 
     def start(steps: int = 3, step_seconds: float = 0.3, store: str = "sqlite:///runs.sqlite",
               storage_yaml: str | None = None, mode: str = "batch",
-              fail: str | None = None, breakdown: str = "{}") -> RunStand:  # fmt: skip
+              fail: str | None = None, breakdown: str = "{}",
+              notify: str = "{}") -> RunStand:  # fmt: skip
         """`storage_yaml`: the historian (default SQLite in the test's folder)."""
         storage_yaml = storage_yaml or (
             f"storage:\n  historian: sqlite:///{tmp_path / 'history.sqlite'}\n"
@@ -103,11 +106,12 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
         body = storage_yaml + STAND.format(prefix=prefix, ca_port=free_port(), steps=steps,
                                            step_seconds=step_seconds, store=store, mode=mode,
                                            mw_port=free_port(), fail=fail or "null",
-                                           breakdown=breakdown)  # fmt: skip
+                                           breakdown=breakdown, notify=notify,
+                                           puts=tmp_path / "puts.jsonl")  # fmt: skip
         path, stand = write_stand(body, broker=own_mosquitto)
         procs = StandProcesses(path, stand, tmp_path)
         probe = Probe(stand.bus).__enter__()
-        rs = RunStand(path, stand, procs, probe)
+        rs = RunStand(path, stand, procs, probe, tmp_path / "puts.jsonl")
         started.append(rs)
         procs.start(*procs.specs)
         probe.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", timeout=30)

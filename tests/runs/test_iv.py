@@ -35,10 +35,20 @@ def test_a_breakdown_stops_its_channel_the_other_completes_and_all_end_at_0_v(
         assert ch["hv_pw"] is False and ch["hv_setV"] == 0 and ch["fsm_state"] == "LV_ON", ch
 
 
-def test_an_iv_scan_is_refused_with_lv_off(run_stand) -> None:
+def test_an_iv_scan_is_refused_with_lv_off_or_the_dew_point_margin_short(run_stand) -> None:
+    import json
+
     rs: RunStand = run_stand()
     r = rs.cmd("runs", "iv/start", SCAN)
     assert not r["ok"] and "LV must be on" in r["error"]
+    rs.lv_on()
+    # 78 %RH at 22 °C: dew point 18 °C, a margin of 4 K: under the warning level (5 K), above
+    # the action level (3 K) that would switch the modules off
+    rs.probe.publish("sim/sensors/box", json.dumps({"humidity": 78}))
+    rs.probe.wait_json("safety/status", lambda s: s["state"] == "WARNING", 20)
+    r = rs.cmd("runs", "iv/start", SCAN)
+    assert not r["ok"] and "dew-point margin 4.0 K is below 5 K" in r["error"], r
+    assert "LV must be on" not in r["error"]
 
 
 def test_compliance_stops_a_channel_and_an_abort_ramps_everything_down(run_stand) -> None:

@@ -116,6 +116,7 @@ class SimSettings(StrictModel):
     """How the simulated mainframe behaves (only with `simulate: true`)."""
 
     interfaces: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
+    time_scale: float = Field(1.0, gt=0, description="ramp and trip speed-up (demo, tests)")
     leakage_ua: float = Field(2.0, ge=0, description="sensor leakage at 300 V, 20 °C, µA")
     temperature: float = Field(20.0, description="module temperature for leakage, °C")
     lv_load_ohm: float = Field(7.0, gt=0, description="LV load resistance (PS module ≈ 7 Ω)")

@@ -292,7 +292,7 @@ class Mainframe:
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
-            self.step(now - last, now)
+            self.step((now - last) * self.sim.time_scale, now)
             last = now
             await self.publish()
 

@@ -36,6 +36,9 @@ def register(commands: Any) -> None:
         "--state-dir", default="trackerdcs-demo", help="data folder (default ./trackerdcs-demo)"
     )
     p.add_argument("--config", default=None, help="another simulated stand file")
+    p.add_argument("--time-scale", type=float, default=None, metavar="N",
+                   help="run the simulated physics and the sequencer's waits N times faster "
+                   "(a burn-in recipe in minutes)")  # fmt: skip
     p.set_defaults(func=cmd_demo)
 
     p = commands.add_parser("broker", help="run the embedded MQTT broker")
@@ -147,6 +150,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     state = Path(args.state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
     env = {"TRACKERDCS_STATE_DIR": str(state)}
+    if args.time_scale is not None:
+        env["TRACKERDCS_TIME_SCALE"] = str(args.time_scale)
     os.environ.update(env)
     stand = load_or_exit(config)
     port = stand.bus.port

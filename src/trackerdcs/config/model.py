@@ -11,7 +11,7 @@ from pydantic import Field, PrivateAttr, create_model
 
 from trackerdcs.config.base import StrictModel
 from trackerdcs.config.bus import BusConfig
-from trackerdcs.config.loader import load_model
+from trackerdcs.config.loader import ConfigError, ConfigProblem, load_model
 from trackerdcs.storage.config import StorageConfig
 
 
@@ -19,6 +19,10 @@ class StandInfo(StrictModel):
     name: str = "stand"
     site: str = ""
     description: str = ""
+    time_scale: float = Field(
+        1.0, gt=0, le=1000, description="speed-up of every simulator and of the runs "
+        "service's waits (demo, training, tests); only on a stand where everything is "
+        "simulated")  # fmt: skip
 
 
 class StandBase(StrictModel):
@@ -81,6 +85,9 @@ def load_stand(path: str | Path) -> StandBase:
     """
     stand = load_model(Stand, path)
     stand._source = Path(path).resolve()
+    if os.environ.get("TRACKERDCS_TIME_SCALE"):
+        stand.stand.time_scale = float(os.environ["TRACKERDCS_TIME_SCALE"])
+    _speed_up(stand, str(path))
     if os.environ.get("TRACKERDCS_STATE_DIR"):
         stand.state_dir = Path(os.environ["TRACKERDCS_STATE_DIR"]).resolve()
     if os.environ.get("TRACKERDCS_BUS_HOST"):
@@ -88,3 +95,22 @@ def load_stand(path: str | Path) -> StandBase:
     if os.environ.get("TRACKERDCS_BUS_PORT"):
         stand.bus.port = int(os.environ["TRACKERDCS_BUS_PORT"])
     return stand
+
+
+def _speed_up(stand: StandBase, file: str) -> None:
+    """Hand the stand's time scale to every simulator; refused on a stand with real devices,
+    where shortened waits would shorten a real soak."""
+    scale = stand.stand.time_scale
+    if scale == 1.0:
+        return
+    from trackerdcs.core.registry import families
+
+    for name in families():
+        section = stand.section(name)
+        if section is not None and getattr(section, "simulate", True) is False:
+            raise ConfigError([ConfigProblem(file, None, "stand.time_scale", f"{scale:g} speeds "
+                                             f"up simulators only, but {name} is not simulated "
+                                             "(simulate: false)")])  # fmt: skip
+        sim = getattr(section, "sim", None)
+        if sim is not None and hasattr(sim, "time_scale"):
+            sim.time_scale *= scale

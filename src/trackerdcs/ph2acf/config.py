@@ -26,6 +26,8 @@ class SimPh2acf(StrictModel):
 
     steps: int = Field(4, ge=1, description="`Done with <step>.` lines per run")
     step_seconds: float = Field(1.0, ge=0, description="s per step")
+    time_scale: float = Field(1.0, gt=0, description="speed-up: steps last step_seconds / "
+                              "time_scale")  # fmt: skip
     fail: Literal["hardware", "crash", "abort_middleware"] | None = Field(
         None, description="make every run fail this way (tests, training)")  # fmt: skip
 

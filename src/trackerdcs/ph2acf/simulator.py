@@ -72,7 +72,7 @@ class FakeRun:
             (results / "Configuration.xml").write_bytes(hw_config.read_bytes())
         self.say(log_line(f"Run {n} started"))
         for i in range(self.sim.steps):
-            if self.stop.wait(self.sim.step_seconds):
+            if self.stop.wait(self.sim.step_seconds / self.sim.time_scale):
                 self.say(log_line(f"Run {n} stopped"))
                 self.say(log_line("Halted"))
                 return 130

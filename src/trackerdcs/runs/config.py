@@ -38,6 +38,8 @@ class Stable(StrictModel):
 class RunsConfig(ServiceSection):
     store: str = Field("sqlite:///runs.sqlite", description="sqlite:///PATH (relative to "
                        "state_dir) or mongodb://HOST:PORT/DB")  # fmt: skip
+    recipes: str = Field("recipes", description="folder of sequence recipes (relative to the "
+                         "stand file)")  # fmt: skip
     calibrations: dict[str, Calibration] = Field(
         default_factory=dict, description="per Ph2_ACF tag; a tag not listed needs LV only"
     )

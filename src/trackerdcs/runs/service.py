@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from trackerdcs.config.loader import ConfigError
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import contracts, peers
 from trackerdcs.core import payload as pl
@@ -30,10 +31,11 @@ from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
 from trackerdcs.ph2acf.driver import BatchDriver, Driver, Outcome, driver_for
 from trackerdcs.ph2acf.protocol import Event
-from trackerdcs.runs import conditions, preconditions
+from trackerdcs.runs import conditions, preconditions, recipe
 from trackerdcs.runs.config import RunsConfig
 from trackerdcs.runs.iv_scan import IvRequest, IvScan
 from trackerdcs.runs.preconditions import Readiness
+from trackerdcs.runs.sequencer import Sequencer
 from trackerdcs.runs.store import open_run_store
 from trackerdcs.runtime.pids import alive
 from trackerdcs.storage.historian import open_historian
@@ -51,6 +53,17 @@ class Start(BaseModel):
 
 class Stop(BaseModel):
     reason: str | None = None
+
+
+class SequenceStart(BaseModel):
+    recipe: str = Field(min_length=1, description="file in the recipes folder, or the name "
+                        "of the text sent")  # fmt: skip
+    text: str | None = Field(None, max_length=200_000, description="the recipe itself")
+    note: str = ""
+
+
+class Resume(BaseModel):
+    from_step: int | None = Field(None, ge=1, description="re-start at this step (1-based)")
 
 
 @dataclass
@@ -80,14 +93,25 @@ class RunsService(Service):
         self.ready = Readiness()
         self.newest = Newest()
         self.active: Active | None = None
+        self.chiller: contracts.ChillerStatus | None = None
+        self.recovering: set[int] = set()  # runs whose outcome is being recovered
+        self.scale = stand.stand.time_scale
+        self.stable = self.cfg.stable.model_copy(
+            update={"for_s": self.window(self.cfg.stable.for_s)}
+        )
+        self._keep = max(self.stable.for_s * 2, 60.0)
         self.status_pub = StatePublisher(self.bus, f"{self.name}/status")
+        self.sequencer = Sequencer(self)
         if self.power:
             self.subscribe(f"{self.power}/channel/+", self._on_channel)
         self.subscribe(f"{peers.safety(stand)}/status", self._on_safety)
         self.subscribe("alarms/+", self._on_alarm)
         for env in peers.environment(stand):
             self.subscribe(f"{env}/+", self._on_reading)
+        for cooling in peers.cooling(stand)[:1]:
+            self.subscribe(f"{cooling}/status", self._on_chiller)
         self.every(1.0, self._publish_status)
+        self.every(1.0, self.sequencer.publish)
 
     # -- what the stand says ----------------------------------------------------------------
     def _on_channel(self, msg: Message) -> None:
@@ -105,17 +129,38 @@ class RunsService(Service):
         if a is not None:
             self.ready.alarms[a.name] = a
 
+    def _on_chiller(self, msg: Message) -> None:
+        st = contracts.parse(contracts.ChillerStatus, msg.payload)
+        if st is not None and self.newest.accept(msg.topic, st.ts):
+            self.chiller = st
+
+    def window(self, for_s: float) -> float:
+        """A stability window in accelerated time, but never shorter than a few readings of
+        the sensors (their period is not scaled)."""
+        return max(for_s / self.scale, min(for_s, 5.0))
+
+    def keep_temperatures(self, for_s: float) -> None:
+        """Keep enough temperature history for a stability check over `for_s`."""
+        self._keep = max(self._keep, 2 * for_s)
+
+    def hv_off_threshold(self) -> float:
+        caen = self.stand.section("caen")
+        return float(caen.hv_off_threshold) if caen is not None else 5.0
+
+    def calibration_estimate(self, step: Any) -> float | None:
+        tag = getattr(step.body, "tag", None)
+        return self.cfg.calibration(tag).duration if tag else None
+
     def _on_reading(self, msg: Message) -> None:
         r = contracts.parse(contracts.Reading, msg.payload)
         if r is None or r.temperature is None or r.ts is None:
             return
         if self.newest.accept(msg.topic, r.ts):
             self.ready.latest[msg.topic.split("/", 1)[1]] = r
-            keep = max(self.cfg.stable.for_s * 2, 60.0)
-            self.ready.add_temperature(msg.topic.split("/", 1)[1], r.ts, r.temperature, keep)
+            self.ready.add_temperature(msg.topic.split("/", 1)[1], r.ts, r.temperature, self._keep)
 
     # -- modules ----------------------------------------------------------------------------
-    def _modules(self, wanted: list[str] | None) -> dict[str, str]:
+    def modules(self, wanted: list[str] | None) -> dict[str, str]:
         caen = self.stand.section("caen")
         known = {str(cid): ch.module for cid, ch in (caen.channels.items() if caen else [])
                  if ch.module}  # fmt: skip
@@ -130,40 +175,51 @@ class RunsService(Service):
             out[cid] = known[cid]
         return out
 
-    def _stability_sensors(self) -> list[str]:
+    def stability_sensors(self) -> list[str]:
         if self.cfg.stable.sensors:
             return self.cfg.stable.sensors
         sensors = self.stand.section("sensors")
         return [s.name for s in (sensors.sensors if sensors else []) if s.kind == "coldbox"]
 
-    def _margin_min(self) -> float | None:
+    def margin_min(self) -> float | None:
         if self.cfg.margin_min is not None:
             return self.cfg.margin_min
         safety = self.stand.section("safety")
         return float(safety.dewpoint.warning) if safety is not None else None
 
-    def problems(self, tag: str, modules: dict[str, str]) -> list[str]:
+    def problems(self, tag: str, modules: dict[str, str], sequence: int | None = None
+                 ) -> list[str]:  # fmt: skip
         need = self.cfg.calibration(tag)
         out = []
+        seq = self.sequencer.current
+        if sequence is None and seq is not None and self.sequencer.busy:
+            out.append(f"sequence {seq.id} ({seq.recipe.name}) is {seq.state}")
         if self.active is not None:
             out.append(f"run {self.active.doc['id']} ({self.active.doc['calibration']}) is "
                        f"{self.active.state}")  # fmt: skip
         if not modules:
             out.append("no module to test (assign modules to channels in the stand file)")
         out += preconditions.power_problems(self.ready, modules, need)
-        out += preconditions.stability_problems(self.ready, self._stability_sensors(),
-                                                self.cfg.stable, pl.now())  # fmt: skip
-        out += preconditions.safety_problems(self.ready, self._margin_min())
+        out += preconditions.stability_problems(self.ready, self.stability_sensors(),
+                                                self.stable, pl.now())  # fmt: skip
+        out += preconditions.safety_problems(self.ready, self.margin_min())
         return out
 
     # -- commands ---------------------------------------------------------------------------
     @command("start", Start, help="{calibration, modules?, note?}: start a Ph2_ACF run")
     async def start(self, cmd: Command, body: Start) -> dict[str, Any]:
+        run = await self.open_calibration(body, cmd.user or "")
+        modules = [m["module"] for m in run.doc["modules"]]
+        return {"id": run.doc["id"], "calibration": body.calibration, "modules": modules}
+
+    async def open_calibration(self, body: Start, operator: str, sequence: int | None = None
+                               ) -> Active:  # fmt: skip
+        """Checks, then starts a calibration run; Refused with every reason why not."""
         if self.stand.section("ph2acf") is None:
             raise Refused("the stand file has no ph2acf section: no DAQ to run")
-        modules = self._modules(body.modules)
-        await self._fresh_safety()
-        problems = self.problems(body.calibration, modules)
+        modules = self.modules(body.modules)
+        await self.fresh_safety()
+        problems = self.problems(body.calibration, modules, sequence)
         if problems:
             raise Refused("not ready: " + "; ".join(problems))
         cfg = self.stand.ph2acf
@@ -171,26 +227,27 @@ class RunsService(Service):
         if body.config and not hw.is_file():
             raise Refused(f"hardware description {hw} not found")
         driver = driver_for(self.stand, body.mode, hw)
-        doc = self._new_doc(cmd, "calibration", body.calibration, body.mode or cfg.mode,
-                            modules, body.note)  # fmt: skip
+        doc = self.new_doc(operator, "calibration", body.calibration, body.mode or cfg.mode,
+                           modules, body.note, sequence)  # fmt: skip
         text = hw.read_text(errors="replace") if hw.exists() else None
         doc.update(hw_config={"path": str(hw), "text": text}, results_dir=None, pid=None,
                    workdir=str(driver.workdir),
                    log=str(driver.workdir / "logs" / f"run-{doc['id']}.log"))  # fmt: skip
         self.store.save(doc)
-        self.active = Active(doc, driver)
-        self.active.task = self.spawn(self._run(self.active, modules), f"run-{doc['id']}")
+        run = self.active = Active(doc, driver)
+        run.task = self.spawn(self._run(run, modules), f"run-{doc['id']}")
         self._publish_status()
-        return {"id": doc["id"], "calibration": body.calibration, "modules": list(modules.values())}
+        return run
 
-    def _new_doc(self, cmd: Command, kind: str, calibration: str, mode: str,
-                 modules: dict[str, str], note: str) -> dict[str, Any]:  # fmt: skip
+    def new_doc(self, operator: str, kind: str, calibration: str, mode: str,
+                modules: dict[str, str], note: str, sequence: int | None = None
+                ) -> dict[str, Any]:  # fmt: skip
         """What every run document holds, before the run says more."""
         return {
             "id": self.store.next_id(), "kind": kind, "calibration": calibration, "mode": mode,
-            "status": "preparing", "reason": "",
+            "status": "preparing", "reason": "", "sequence": sequence,
             "modules": [{"channel": c, "module": m} for c, m in modules.items()],
-            "operator": cmd.user or "", "note": note, "start": pl.now(), "end": None,
+            "operator": operator, "note": note, "start": pl.now(), "end": None,
             "run_number": None, "result": None, "log_tail": [], "conditions": None,
             "checked": self._checked(),
         }  # fmt: skip
@@ -206,7 +263,7 @@ class RunsService(Service):
                          for cid, ch in self.ready.channels.items()},
         }  # fmt: skip
 
-    async def _fresh_safety(self) -> None:
+    async def fresh_safety(self) -> None:
         """Safety's verdict now, not its last published status (values may be seconds old)."""
         try:
             reply = await self.bus.request(peers.safety(self.stand), "evaluate", None, 5.0)
@@ -219,20 +276,20 @@ class RunsService(Service):
 
     @command("check", Start, role="viewer", help="{calibration, modules?}: would a start go?")
     async def check(self, cmd: Command, body: Start) -> dict[str, Any]:
-        modules = self._modules(body.modules)
-        await self._fresh_safety()
+        modules = self.modules(body.modules)
+        await self.fresh_safety()
         problems = self.problems(body.calibration, modules)
         return {"ready": not problems, "problems": problems, "modules": list(modules.values())}
 
     @command("stop", Stop, help="stop the run (Ph2_ACF stops and halts): aborted")
     def stop_cmd(self, cmd: Command, body: Stop) -> dict[str, Any]:
-        return self._stop_run(body.reason or f"stopped by {cmd.user or 'bus'}")
+        return self.stop_run(body.reason or f"stopped by {cmd.user or 'bus'}")
 
     @command("abort", Stop, help="abort the run now: aborted")
     def abort_cmd(self, cmd: Command, body: Stop) -> dict[str, Any]:
-        return self._stop_run(body.reason or f"aborted by {cmd.user or 'bus'}")
+        return self.stop_run(body.reason or f"aborted by {cmd.user or 'bus'}")
 
-    def _stop_run(self, reason: str) -> dict[str, Any]:
+    def stop_run(self, reason: str) -> dict[str, Any]:
         run = self.active
         if run is None:
             raise Refused("no run in progress")
@@ -261,15 +318,29 @@ class RunsService(Service):
     # -- IV scans ---------------------------------------------------------------------------
     @command("iv/start", IvRequest, help="IV scan: {start, stop, step, compliance, settle, ...}")
     async def iv_start(self, cmd: Command, body: IvRequest) -> dict[str, Any]:
+        run = await self.open_iv(body, cmd.user or "")
+        return {
+            "id": run.doc["id"],
+            "kind": "iv",
+            "steps": run.doc["steps_planned"],
+            "modules": [m["module"] for m in run.doc["modules"]],
+        }
+
+    async def open_iv(self, body: IvRequest, operator: str, sequence: int | None = None
+                      ) -> Active:  # fmt: skip
+        """Checks, then starts an IV scan; Refused with every reason why not."""
         if self.power is None:
             raise Refused("no power service on this stand")
-        modules = self._modules(body.modules)
-        await self._fresh_safety()
-        problems = self.problems("iv", modules)
+        modules = self.modules(body.modules)
+        await self.fresh_safety()
+        problems = self.problems("iv", modules, sequence)
         if problems:
             raise Refused("not ready: " + "; ".join(problems))
-        doc = self._new_doc(cmd, "iv", "iv", "iv", modules, body.note)
+        doc = self.new_doc(operator, "iv", "iv", "iv", modules, body.note, sequence)
         doc.update(request=body.model_dump(), curves={})
+        if self.scale != 1.0:  # a simulated stand in accelerated time: so is the settling
+            body = body.model_copy(update={"settle": body.settle / self.scale,
+                                           "interval": body.interval / self.scale})  # fmt: skip
         self.store.save(doc)
         run = Active(doc, None)
         self.active = run
@@ -280,18 +351,14 @@ class RunsService(Service):
 
         scan = IvScan(self.bus, self.power, body, modules, lambda: self.ready.channels,
                       self._climate, run.stopping, on_step)  # fmt: skip
+        doc["steps_planned"] = len(scan.volts)
         run.task = self.spawn(self._iv(run, scan, modules), f"iv-{doc['id']}")
         self._publish_status()
-        return {
-            "id": doc["id"],
-            "kind": "iv",
-            "steps": len(scan.volts),
-            "modules": list(modules.values()),
-        }
+        return run
 
     def _climate(self) -> tuple[float | None, float | None]:
         """Mean temperature and humidity of the cold-box sensors now (fresh readings only)."""
-        names = self._stability_sensors() or list(self.ready.latest)
+        names = self.stability_sensors() or list(self.ready.latest)
         now = pl.now()
         fresh = [r for n in names if (r := self.ready.latest.get(n)) is not None
                  and r.ts is not None and now - r.ts < 30]  # fmt: skip
@@ -380,7 +447,7 @@ class RunsService(Service):
                 why = "power lost: " + "; ".join(problems)
             if why:
                 self.log.error("run %s: %s; stopping it", run.doc["id"], why)
-                self._stop_run(why)
+                self.stop_run(why)
 
     async def _finish(self, doc: dict[str, Any], out: Outcome) -> None:
         doc.update(end=pl.now(), status=out.status, reason=out.reason, log_tail=out.log_tail,
@@ -420,10 +487,53 @@ class RunsService(Service):
 
     # -- after a restart ----------------------------------------------------------------------
     async def main(self) -> None:
-        for doc in self.store.unfinished():
-            self.spawn(self._recover(doc), f"recover-{doc['id']}")
+        for doc in sorted(self.store.unfinished(), key=lambda d: d["id"]):
+            if doc.get("kind") == "sequence":
+                self.sequencer.recover(doc)
+            else:
+                self.recovering.add(doc["id"])
+                self.spawn(self._recover(doc), f"recover-{doc['id']}")
 
     async def _recover(self, doc: dict[str, Any]) -> None:
+        try:
+            if doc.get("kind") == "iv":
+                await self._recover_iv(doc)
+            else:
+                await self._recover_calibration(doc)
+        finally:
+            self.recovering.discard(doc["id"])
+            self.sequencer.publish()
+
+    async def _recover_iv(self, doc: dict[str, Any]) -> None:
+        """A scan cut by a restart: its channels still sit at the last step's voltage. The
+        ramp-down the scan always does is done now."""
+        end = float((doc.get("request") or {}).get("end_voltage") or 0.0)
+        errors = []
+        for m in doc["modules"]:
+            cid = m["channel"]
+            for name, value in ((f"setv/hv/{cid}", end), (f"switch/hv/{cid}", "off")):
+                if name.startswith("switch") and end > 0:
+                    continue
+                for attempt in range(30):  # the power service may be starting too
+                    try:
+                        reply = await self.bus.request(self.power or "dcs", name, value, 5.0)
+                    except (TimeoutError, ConnectionError):
+                        await asyncio.sleep(min(2.0, 0.2 * (attempt + 1)))
+                        continue
+                    if not reply.get("ok"):
+                        errors.append(f"{name}: {reply.get('error')}")
+                    break
+                else:
+                    errors.append(f"{name}: the power service did not answer")
+        why = (f"the runs service restarted during the scan; channels ramped down to {end:g} V"
+               + (f" (not all: {'; '.join(errors)})" if errors else ""))  # fmt: skip
+        self.log.error("IV scan %s: %s", doc["id"], why)
+        doc.update(end=pl.now(), status="aborted", reason=why)
+        doc["conditions"] = await self._conditions(doc)
+        self.store.save(doc)
+        self.publish_state(f"run/{doc['id']}", summary(doc))
+
+    async def _recover_calibration(self, doc: dict[str, Any]) -> None:
         """The truth about a run this service lost sight of: wait for its program if it still
         runs, then judge by what it left on disk."""
         pid = doc.get("pid")
@@ -461,10 +571,69 @@ class RunsService(Service):
 
     def republish(self) -> None:
         self._publish_status()
+        self.sequencer.publish()
+
+    def summary(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return summary(doc)
+
+    # -- sequences ----------------------------------------------------------------------------
+    def _recipe_text(self, body: SequenceStart) -> tuple[str, str]:
+        if body.text is not None:
+            return body.text, body.recipe
+        folder = self.stand.path(self.cfg.recipes)
+        if "/" in body.recipe or body.recipe.startswith("."):
+            raise BadCommand("recipe: a file name in the recipes folder (or send its text)")
+        path = folder / body.recipe
+        if not path.suffix:
+            path = path.with_suffix(".yaml")
+        if not path.is_file():
+            known = ", ".join(sorted(p.name for p in folder.glob("*.y*ml"))) or "none"
+            raise Refused(f"no recipe {body.recipe!r} in {folder} (there: {known})")
+        return path.read_text(encoding="utf-8", errors="replace"), str(path)
+
+    @command("sequence/start", SequenceStart, help="{recipe, text?, note?}: run a recipe")
+    def sequence_start(self, cmd: Command, body: SequenceStart) -> dict[str, Any]:
+        text, name = self._recipe_text(body)
+        seq = self.sequencer.start(text, name, cmd.user or "", body.note)
+        return {"id": seq.id, "name": seq.recipe.name, "steps": len(seq.steps),
+                "modules": list(seq.modules.values())}  # fmt: skip
+
+    @command("sequence/pause", help="hold at the end of the current step (a wait holds at once)")
+    def sequence_pause(self, cmd: Command) -> dict[str, Any]:
+        seq = self.sequencer.pause()
+        return {"id": seq.id, "state": seq.state}
+
+    @command("sequence/resume", Resume, help="{from_step?}: go on (after a pause or a restart)")
+    def sequence_resume(self, cmd: Command, body: Resume) -> dict[str, Any]:
+        return self.sequencer.resume(cmd.user or "", body.from_step)
+
+    @command("sequence/abort", Stop, help="abort: the step stops, the modules are switched off")
+    def sequence_abort(self, cmd: Command, body: Stop) -> dict[str, Any]:
+        seq = self.sequencer.abort(body.reason or f"aborted by {cmd.user or 'bus'}")
+        return {"id": seq.id, "state": seq.state}
+
+    @command("sequence/status", role="viewer", help="the sequence now (as on runs/sequence)")
+    def sequence_status(self, cmd: Command) -> dict[str, Any]:
+        return self.sequencer.status()
+
+    @command("sequence/recipes", role="viewer", help="the recipes in the recipes folder")
+    def sequence_recipes(self, cmd: Command) -> dict[str, Any]:
+        folder = self.stand.path(self.cfg.recipes)
+        out = []
+        for path in sorted(folder.glob("*.y*ml")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            try:
+                r = recipe.parse(text, str(path))
+                out.append({"file": path.name, "name": r.name, "description": r.description,
+                            "version": r.version, "steps": len(recipe.plan(r))})  # fmt: skip
+            except ConfigError as exc:
+                out.append({"file": path.name, "error": str(exc)})
+        return {"folder": str(folder), "recipes": out}
 
     async def shutdown(self) -> None:
         # a clean stop aborts the run (above); after a crash of this service the program goes
         # on in its own session, and the next start records its outcome (pid in the document)
+        self.sequencer.close()
         self.store.close()
 
 

@@ -12,7 +12,9 @@ import smtplib
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 import httpx
 
@@ -21,6 +23,16 @@ from trackerdcs.core.contracts import AlarmState
 from trackerdcs.safety.config import Notify
 
 log = logging.getLogger("trackerdcs.notify")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to send: an alarm, or a procedure's end (a sequence done or failed)."""
+
+    name: str
+    subject: str
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def _shelved(a: AlarmState) -> bool:
@@ -36,7 +48,7 @@ class Notifier:
         self._window: deque[float] = deque()
         self._held: dict[str, AlarmState] = {}
         self._unacked: dict[str, AlarmState] = {}  # for reminders
-        self._queue: queue.Queue[AlarmState | None] = queue.Queue()
+        self._queue: queue.Queue[Notice | None] = queue.Queue()
         self.suppressed = 0
         self.delivered: list[str] = []
         self._thread = threading.Thread(target=self._worker, daemon=True, name="notify")
@@ -83,53 +95,74 @@ class Notifier:
         last = self._sent.get(key)
         if last is not None and now - last < self.cfg.repeat_after:
             return  # the same alarm at the same severity was already announced
+        if not self._room(a.name):
+            return
+        self._sent[key] = now
+        self._send(self._alarm_notice(a))
+
+    def notice(self, name: str, subject: str, text: str, data: dict[str, Any]) -> bool:
+        """A message outside the alarm logic (no severity filter, no repeat), still within
+        max_per_hour. False when not sent (nowhere to send, or the rate limit)."""
+        if not self.enabled or not self._room(name):
+            return False
+        self._send(Notice(name, f"[{self.stand_name}] {subject}", text, data))
+        return True
+
+    def _room(self, name: str) -> bool:
+        """Within max_per_hour (counted over the last hour)?"""
+        now = time.monotonic()
         while self._window and now - self._window[0] > 3600:
             self._window.popleft()
         if len(self._window) >= self.cfg.max_per_hour:
             self.suppressed += 1
-            log.warning("notification for %s suppressed (rate limit)", key[0])
-            return
-        self._window.append(now)
-        self._sent[key] = now
-        self._queue.put(a)
+            log.warning("notification for %s suppressed (rate limit)", name)
+            return False
+        return True
+
+    def _send(self, n: Notice) -> None:
+        self._window.append(time.monotonic())
+        self._queue.put(n)
+
+    def _alarm_notice(self, a: AlarmState) -> Notice:
+        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(a.since or 0))
+        return Notice(
+            a.name, f"[{self.stand_name}] {a.severity} {a.name}: {a.message}",
+            f"Stand {self.stand_name}\nAlarm {a.name} ({a.source})\nSeverity {a.severity}\n"
+            f"{a.message}\nSince {since}\n",
+            {"alarm": a.model_dump(mode="json")},
+        )  # fmt: skip
 
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(5)
 
     def _worker(self) -> None:
-        while (a := self._queue.get()) is not None:
-            subject = f"[{self.stand_name}] {a.severity} {a.name}: {a.message}"
+        while (n := self._queue.get()) is not None:
             if self.cfg.webhook is not None:
                 try:
-                    body = {"stand": self.stand_name, "text": subject,
-                            "alarm": a.model_dump(mode="json")}  # fmt: skip
+                    body = {"stand": self.stand_name, "text": n.subject, **n.data}
                     r = httpx.post(
                         self.cfg.webhook.url, json=body, timeout=self.cfg.webhook.timeout
                     )
                     r.raise_for_status()
-                    self.delivered.append(f"webhook:{a.name}")
+                    self.delivered.append(f"webhook:{n.name}")
                 except httpx.HTTPError as exc:
                     log.error("webhook %s failed: %s", self.cfg.webhook.url, exc)
             if self.cfg.smtp is not None:
                 try:
-                    self._mail(subject, a)
-                    self.delivered.append(f"smtp:{a.name}")
+                    self._mail(n)
+                    self.delivered.append(f"smtp:{n.name}")
                 except (OSError, smtplib.SMTPException) as exc:
                     log.error("mail via %s failed: %s", self.cfg.smtp.host, exc)
 
-    def _mail(self, subject: str, a: AlarmState) -> None:
+    def _mail(self, n: Notice) -> None:
         s = self.cfg.smtp
         assert s is not None
         msg = EmailMessage()
-        msg["Subject"] = subject
+        msg["Subject"] = n.subject
         msg["From"] = s.sender
         msg["To"] = ", ".join(s.to)
-        msg.set_content(
-            f"Stand {self.stand_name}\nAlarm {a.name} ({a.source})\n"
-            f"Severity {a.severity}\n{a.message}\n"
-            f"Since {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(a.since or 0))}\n"
-        )
+        msg.set_content(n.text)
         with smtplib.SMTP(s.host, s.port, timeout=10) as smtp:
             if s.starttls:
                 smtp.starttls()

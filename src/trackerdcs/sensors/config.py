@@ -46,6 +46,7 @@ class SimSensors(StrictModel):
         None, description="status topic with the bath temperature; default: the stand's "
         "cooling service")  # fmt: skip
     lag: float = Field(60.0, gt=0, description="s, cold box time constant")
+    time_scale: float = Field(1.0, gt=0, description="speed-up of the cold box (lag / scale)")
     noise: float = Field(0.02, ge=0)
 
 

@@ -92,7 +92,7 @@ class SensorSimulator:
                 target = (
                     self.chiller_temp if self.chiller_temp is not None else sim.room.temperature
                 )
-                s.temperature += (target - s.temperature) * min(1.0, dt / sim.lag)
+                s.temperature += (target - s.temperature) * min(1.0, dt * sim.time_scale / sim.lag)
                 s.humidity = sim.coldbox_humidity
 
     def _emit(self, s: SimSensor) -> None:

@@ -31,14 +31,19 @@ def demo_copy(dest: Path, modules: int | None = None) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for extra in demo_file().parent.glob("*.xml"):  # files the stand names beside it
         (dest / extra.name).write_bytes(extra.read_bytes())
+    (dest / "recipes").mkdir(exist_ok=True)
+    for recipe in (demo_file().parent / "recipes").glob("*.yaml"):
+        (dest / "recipes" / recipe.name).write_bytes(recipe.read_bytes())
     path = dest / "demo.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
 @contextmanager
-def running_demo(config: Path, state_dir: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def running_demo(config: Path, state_dir: Path, log: Path, time_scale: float | None = None
+                 ) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
     """`trackerdcs demo --config ...` as a real process; stopped with Ctrl-C (SIGINT) after."""
+    scale = ["--time-scale", str(time_scale)] if time_scale is not None else []
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
@@ -50,6 +55,7 @@ def running_demo(config: Path, state_dir: Path, log: Path) -> Iterator[subproces
                 str(config),
                 "--state-dir",
                 str(state_dir),
+                *scale,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
