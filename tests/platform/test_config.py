@@ -99,3 +99,20 @@ def test_configuration_reference_is_current() -> None:
     assert out.getvalue() == doc.read_text(), (
         "run: python -m trackerdcs.config.reference > docs/configuration.md"
     )
+
+
+def test_a_time_scale_speeds_up_simulators_and_is_refused_with_a_real_device(
+    tmp_path: Path,
+) -> None:
+    sim = tmp_path / "sim.yaml"
+    sim.write_text("stand: {name: s, time_scale: 60}\njulabo: {simulate: true}\n"
+                   "sensors: {simulate: true, sensors: []}\n")  # fmt: skip
+    stand = load_stand(sim)
+    assert stand.julabo.sim.time_scale == 60 and stand.sensors.sim.time_scale == 60
+    real = tmp_path / "real.yaml"
+    real.write_text("stand: {name: s, time_scale: 60}\njulabo: {simulate: false}\n")
+    with pytest.raises(ConfigError) as err:
+        load_stand(real)
+    assert "stand.time_scale: 60 speeds up simulators only, but julabo is not simulated" in str(
+        err.value
+    )

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.runs.conftest import RunStand
 
 QUICK = """
@@ -202,3 +204,38 @@ steps:
         assert sent and f"sequence {seq} aborted" in sent[0]["text"], posts
     finally:
         srv.shutdown()
+
+
+def test_pause_holds_a_wait_resume_goes_on_and_an_operator_abort_ends_with_power_off(
+    run_stand,
+) -> None:
+    rs: RunStand = run_stand()
+    recipe = """
+name: pausable
+steps:
+  - lv: on
+  - hv: {state: on, voltage: 40, band: 3}
+  - wait: 3
+  - wait: 60
+"""
+    seq = start(rs, recipe, "pausable.yaml")["id"]
+    rs.probe.wait_json("runs/sequence", lambda s: s["step_no"] == 3, 30)
+    assert rs.cmd("runs", "sequence/pause")["ok"]
+    held = rs.probe.wait_json("runs/sequence", lambda s: s["state"] == "paused", 10)
+    time.sleep(4)  # longer than the wait: time does not count while paused
+    now = rs.cmd("runs", "sequence/status")["result"]
+    assert now["state"] == "paused" and now["step_no"] == 3
+    assert now["remaining_in_step"] == pytest.approx(held["remaining_in_step"], abs=0.6)
+    assert rs.cmd("runs", "sequence/resume")["ok"]
+    rs.probe.wait_json("runs/sequence", lambda s: s["step_no"] == 4 and s["state"] == "running",
+                       15)  # fmt: skip
+    # no manual run under a running sequence
+    r = rs.cmd("runs", "iv/start", {"stop": 10, "step": 5, "compliance": 5})
+    assert not r["ok"] and f"sequence {seq} (pausable) is running" in r["error"]
+    assert rs.cmd("runs", "sequence/abort", {"reason": "end of shift"})["ok"]
+    doc = seq_doc(rs, seq, "aborted", 60)
+    assert doc["reason"] == "end of shift"
+    assert [s["status"] for s in doc["steps"]] == ["done", "done", "done", "aborted"]
+    assert doc["end_actions"] == ["HV off: done", "LV off: done"]
+    events = [e["event"] for e in doc["events"]]
+    assert events == ["started", "pause", "resumed", "abort", "aborted"], doc["events"]
