@@ -33,11 +33,14 @@ class IvRequest(BaseModel):
     readings: int = Field(3, ge=1, le=100)
     interval: float = Field(0.2, gt=0, description="s between readings")
     tolerance: float = Field(0.5, gt=0, description="V of read-back from the set voltage")
-    retries: int = Field(50, ge=1, description="read-back checks (interval apart) per step")
+    retries: int = Field(50, ge=1, description="read-back wait per step: retries × interval s")
     compliance: float = Field(gt=0, description="µA: software current limit")
     breakdown_factor: float = Field(5.0, gt=1)
     end_voltage: float = Field(0.0, ge=0, description="V every channel ends at")
     note: str = ""
+
+
+READBACK_POLL = 0.05  # s
 
 
 Channels = Callable[[], dict[str, dict[str, Any]]]  # channel id -> latest channel state
@@ -98,18 +101,22 @@ class IvScan:
             self._end(cid, "aborted" if why else "done", why)
         return why
 
+    async def _set(self, cid: str, v: float, first: bool) -> None:
+        err = await self._ask(f"setv/hv/{cid}", v)
+        if not err and first:
+            err = await self._ask(f"switch/hv/{cid}", "on")
+        if err:
+            self._end(cid, "failed", err)
+
     async def _step(self, v: float, first: bool) -> None:
-        for cid in self.scanning():
-            err = await self._ask(f"setv/hv/{cid}", v)
-            if not err and first:
-                err = await self._ask(f"switch/hv/{cid}", "on")
-            if err:
-                self._end(cid, "failed", err)
-        for _ in range(self.req.retries):
-            late = [c for c in self.scanning() if not self._reads(c, v)]
-            if not late or self.stopping.is_set():
+        # every channel asked at once: 40 round trips one after the other cost ~0.4 s a step
+        await asyncio.gather(*(self._set(cid, v, first) for cid in self.scanning()))
+        # bounded: retries × interval; looked at every 50 ms (the read-back comes by monitor)
+        deadline = time.monotonic() + self.req.retries * self.req.interval
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            if all(self._reads(c, v) for c in self.scanning()):
                 break
-            await asyncio.sleep(self.req.interval)
+            await asyncio.sleep(min(READBACK_POLL, self.req.interval))
         for cid in self.scanning():
             if not self._reads(cid, v):
                 got = self.channels().get(cid, {}).get("hv_vMon")
@@ -150,9 +157,11 @@ class IvScan:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     async def _ramp_down(self, cids: list[str]) -> None:
+        await asyncio.gather(*(self._down(cid) for cid in cids))
+
+    async def _down(self, cid: str) -> None:
         end = self.req.end_voltage
-        for cid in cids:
-            if err := await self._ask(f"setv/hv/{cid}", end):
-                self.curves[cid]["reason"] += f"; ramp-down: {err}"
-            if end == 0 and (err := await self._ask(f"switch/hv/{cid}", "off")):
-                self.curves[cid]["reason"] += f"; HV off: {err}"
+        if err := await self._ask(f"setv/hv/{cid}", end):
+            self.curves[cid]["reason"] += f"; ramp-down: {err}"
+        if end == 0 and (err := await self._ask(f"switch/hv/{cid}", "off")):
+            self.curves[cid]["reason"] += f"; HV off: {err}"
