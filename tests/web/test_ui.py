@@ -85,7 +85,9 @@ def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:
     assert r.status == 403 and "operator" in r.json()["detail"]
     expect(page.locator("#audit-card")).to_be_hidden()  # the audit log is for operators
     audit = login("operator").request.get(f"{demo.url}/api/audit").json()
-    assert audit[0]["user"] == "viewer" and "forbidden" in audit[0]["error"]
+    # newest first; the operator's page has read the recipes since
+    mine = [a for a in audit if a["user"] == "viewer"]
+    assert mine[0]["command"] == "switch/lv/1" and "forbidden" in mine[0]["error"], audit[:3]
 
 
 def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
@@ -130,3 +132,52 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.click("#all-lv-off")
     expect(page.locator("#caen-state")).to_have_text("LV_OFF", timeout=30000)
+
+
+UI_RECIPE = """
+name: ui quick
+steps:
+  - lv: on
+  - iv: {stop: 20, step: 5, settle: 0.2, readings: 2, interval: 0.1, compliance: 5}
+  - iv: {stop: 20, step: 5, settle: 0.2, readings: 2, interval: 0.1, compliance: 5, label: IV again}
+  - lv: off
+"""
+
+
+def test_operator_runs_a_recipe_watches_its_steps_and_overlays_its_iv_curves(
+    demo: Demo, login, tmp_path
+) -> None:
+    (demo.config.parent / "recipes" / "ui-quick.yaml").write_text(UI_RECIPE)
+    page = login("operator")
+    card = page.locator("#sequence-card")
+    card.scroll_into_view_if_needed()
+    page.locator("#seq-recipe").focus()  # the list is read again from the runs service
+    expect(page.locator("#seq-recipe option[value='ui-quick.yaml']")).to_have_count(1)
+    page.select_option("#seq-recipe", "ui-quick.yaml")
+    page.click("#seq-start")
+    expect(page.locator("#seq-progress")).to_contain_text("(ui quick)", timeout=10000)
+    expect(page.locator("#seq-state")).to_have_text("done", timeout=90000)
+    rows = page.locator("#seq-steps tbody tr")
+    expect(rows).to_have_count(4)
+    for k in range(4):
+        expect(rows.nth(k).locator(".state")).to_have_text("done")
+    expect(rows.nth(1)).to_contain_text("IV 0–20 V step 5 V")
+    expect(page.locator("#seq-title")).to_contain_text("ui quick, done")
+    expect(page.locator("#seq-title")).to_be_in_viewport()
+    # the sequence's IV scans, one click each: both overlaid, every module a curve
+    rows.nth(1).locator("a[data-run]").click()
+    plot = page.locator("#iv-plot")
+    expect(plot).to_be_in_viewport()
+    legend = page.locator("#iv-plot .u-legend .u-series")
+    expect(legend).to_have_count(1 + 4)
+    card.scroll_into_view_if_needed()
+    rows.nth(2).locator("a[data-run]").click()
+    expect(legend).to_have_count(1 + 8)
+    expect(legend.nth(1)).to_contain_text("PS_26_05-IBA_00001")
+    page.check("#iv-log")
+    expect(legend).to_have_count(1 + 8)
+    expect(plot.locator("canvas")).to_be_visible()
+    expect(plot).to_be_in_viewport()
+    page.screenshot(path=str(tmp_path / "iv-overlay.png"), full_page=False)
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "sequence.png"), full_page=False)

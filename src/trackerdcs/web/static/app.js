@@ -47,6 +47,7 @@ async function start() {
   connect();
   loadSeries();
   loadAudit();
+  loadRecipes();
 }
 
 function showLogin() {
@@ -91,7 +92,7 @@ function render() {
   if (!state.dirty) return;
   state.dirty = false;
   renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderSensors();
-  renderRuns();
+  renderRuns(); renderSequence();
 }
 setInterval(render, 250);
 
@@ -294,7 +295,7 @@ function renderRuns() {
     .map(([, r]) => r).filter((r) => r && r.id).sort((a, b) => b.id - a.id).slice(0, 50);
   $("#no-runs").hidden = runs.length > 0;
   $("#runs tbody").innerHTML = runs.map((r) => `<tr data-run="${r.id}" class="clickable">
-    <td>${r.id}</td><td>${esc(r.calibration)}</td><td><span class="state s-${esc(r.status)}">${esc(r.status)}</span></td>
+    <td>${r.id}</td><td>${r.kind === "sequence" ? "sequence: " : r.kind === "iv" ? "IV scan" : ""}${r.kind === "iv" ? "" : esc(r.calibration)}</td><td><span class="state s-${esc(r.status)}">${esc(r.status)}</span></td>
     <td>${esc(r.run_number ?? "–")}</td><td>${utc(r.start)}</td><td>${r.end ? num(r.end - r.start, 0) + " s" : "–"}</td>
     <td>${esc((r.modules || []).join(", "))}</td><td>${esc(r.reason || "")}</td></tr>`).join("");
 }
@@ -322,15 +323,22 @@ $("#run-start").addEventListener("click", async () => {
 });
 $("#run-stop").addEventListener("click", () => cmd(roots.runs, "stop", { reason: `stopped by ${state.me.user} from the UI` }));
 
-$("#runs tbody").addEventListener("click", async (ev) => {
+$("#runs tbody").addEventListener("click", (ev) => {
   const row = ev.target.closest("tr[data-run]");
-  if (!row) return;
-  const r = await api(`/api/cmd/${roots.runs}/show/${row.dataset.run}`, { method: "POST", body: "null" });
-  if (!r.body?.ok) return notice(`run ${row.dataset.run}: ${r.body?.error || r.body?.detail}`, false);
+  if (row) showRun(row.dataset.run);
+});
+
+async function showRun(id) {
+  const r = await api(`/api/cmd/${roots.runs}/show/${id}`, { method: "POST", body: "null" });
+  if (!r.body?.ok) return notice(`run ${id}: ${r.body?.error || r.body?.detail}`, false);
   const d = r.body.result;
+  if (d.kind === "sequence") {
+    renderSteps(d);
+    return $("#sequence-card").scrollIntoView({ block: "start" });
+  }
   $("#run-detail").hidden = false;
   $("#run-detail-title").textContent = `Run ${d.id}: ${d.calibration}, ${d.status}` + (d.reason ? ` (${d.reason})` : "") +
-    `, ${utc(d.start)} → ${utc(d.end)} UTC` + (d.result ? `, ${d.result}` : "");
+    `, ${utc(d.start)} → ${utc(d.end)} UTC` + (d.result ? `, ${d.result}` : "") + (d.sequence ? `, sequence ${d.sequence}` : "");
   const rows = [];
   const c = d.conditions || {};
   const add = (label, x) => { if (x) rows.push(`<tr><td>${esc(label)}</td><td>${num(x.min)}</td><td>${num(x.mean)}</td><td>${num(x.max)}</td><td>${x.n}</td></tr>`); };
@@ -340,5 +348,105 @@ $("#runs tbody").addEventListener("click", async (ev) => {
   for (const [m, f] of Object.entries(c.modules || {})) for (const [k, x] of Object.entries(f)) if (k !== "channel") add(`${m} ${k}`, x);
   $("#run-conditions tbody").innerHTML = rows.join("");
   $("#run-log").textContent = (d.log_tail || []).join("\n");
+  $("#run-log").hidden = !(d.log_tail || []).length;
+  if (d.kind === "iv") {
+    state.iv.set(d.id, d);
+    drawIv();
+    return $("#iv-box").scrollIntoView({ block: "nearest" });
+  }
   $("#run-detail").scrollIntoView({ block: "nearest" });
+}
+
+// -- IV curves: I against |V|, every module of every scan clicked, overlaid --------------------
+state.iv = new Map();
+const COLORS = ["#3b82c4", "#2e9e5b", "#d9a21b", "#d8443a", "#9b59b6", "#1abc9c", "#e67e22", "#ecf0f1"];
+
+function drawIv() {
+  const box = $("#iv-box");
+  box.hidden = state.iv.size === 0;
+  if (state.ivPlot) { state.ivPlot.destroy(); state.ivPlot = null; }
+  if (!state.iv.size) return;
+  const log = $("#iv-log").checked;
+  const curves = [];
+  for (const d of state.iv.values())
+    for (const c of Object.values(d.curves || {}))
+      curves.push({ label: `#${d.id} ${c.module}${c.status !== "done" ? " (" + c.status + ")" : ""}`,
+                    pts: new Map(c.points.map((p) => [Math.round(Math.abs(p.v) * 100) / 100, p.i])) });
+  const xs = [...new Set(curves.flatMap((c) => [...c.pts.keys()]))].sort((a, b) => a - b);
+  const ys = curves.map((c) => xs.map((x) => {
+    const i = c.pts.get(x);
+    return i == null || (log && !(i > 0)) ? null : i;
+  }));
+  const width = Math.max(280, $("#iv-plot").clientWidth || box.clientWidth);
+  const axis = { stroke: "#8a96a3", grid: { stroke: "#2a323b" } };
+  state.ivPlot = new uPlot({
+    width, height: 320,
+    scales: { x: { time: false }, y: { distr: log ? 3 : 1 } },
+    series: [{ label: "|V| (V)" }, ...curves.map((c, k) => ({
+      label: c.label, stroke: COLORS[k % COLORS.length], width: 1.5, spanGaps: true,
+      points: { show: true, size: 4 } }))],
+    axes: [{ ...axis, label: "|V| (V)" }, { ...axis, label: "I (µA)", size: 70 }],
+  }, [xs, ...ys], $("#iv-plot"));
+}
+$("#iv-log").addEventListener("change", drawIv);
+$("#iv-clear").addEventListener("click", () => { state.iv.clear(); drawIv(); });
+
+// -- sequences -------------------------------------------------------------------------------
+let seqSeen = "";
+
+function renderSequence() {
+  const s = T(`${roots.runs}/sequence`);
+  setState($("#seq-state"), online(roots.runs) ? (s?.state || "idle") : "OFFLINE");
+  if (!s || s.id == null) { $("#seq-progress").textContent = "No sequence."; return; }
+  const cyc = s.cycle ? `, cycle ${s.cycle}` : "";
+  const eta = s.eta != null ? `, ${s.eta_complete ? "" : "at least "}${num(s.eta, 0)} s to go` : "";
+  $("#seq-progress").textContent = `Sequence ${s.id} (${s.name}) ${s.state}: step ${s.step_no} of ${s.total}${cyc}: ` +
+    `${s.step}; ${num(s.elapsed, 0)} s since start${eta}` + (s.reason ? `. ${s.reason}` : "");
+  const key = `${s.id}/${s.state}/${s.step_no}/${s.done_steps}/${s.failed_steps}`;
+  if (key !== seqSeen) { seqSeen = key; loadSteps(s.id); }
+}
+
+async function loadSteps(id) {
+  const r = await api(`/api/cmd/${roots.runs}/show/${id}`, { method: "POST", body: "null" });
+  if (r.body?.ok) renderSteps(r.body.result);
+}
+
+function renderSteps(d) {
+  $("#seq-title").textContent = `Sequence ${d.id}: ${d.calibration}, ${d.status}` + (d.reason ? ` (${d.reason})` : "") +
+    `, started ${utc(d.start)} UTC by ${d.operator || "–"}` + (d.end ? `, ended ${utc(d.end)} UTC` : "");
+  $("#seq-steps tbody").innerHTML = (d.steps || []).map((st) => `<tr data-step="${st.index + 1}">
+    <td>${st.index + 1}</td><td>${esc(st.cycle)}</td><td>${esc(st.label)}</td>
+    <td><span class="state s-${esc(st.status)}">${esc(st.status)}</span></td>
+    <td>${(st.runs || []).map((id) => `<a href="#" data-run="${id}">${id}</a>`).join(" ")}</td>
+    <td>${esc(st.reason || "")}</td></tr>`).join("");
+  $("#seq-events").innerHTML = (d.events || []).map((e) => `<li>${utc(e.ts)} ${esc(e.event)}: ${esc(e.detail)}</li>`).join("");
+}
+
+$("#seq-steps").addEventListener("click", (ev) => {
+  const a = ev.target.closest("a[data-run]");
+  if (!a) return;
+  ev.preventDefault();
+  showRun(a.dataset.run);
+});
+
+async function loadRecipes() {
+  const r = await api(`/api/cmd/${roots.runs}/sequence/recipes`, { method: "POST", body: "null" });
+  const list = r.body?.ok ? r.body.result.recipes : [];
+  const sel = $("#seq-recipe");
+  const cur = sel.value;  // the operator's choice survives a reload of the list
+  sel.innerHTML = list.map((x) => x.error
+    ? `<option value="${esc(x.file)}" disabled>${esc(x.file)}: invalid</option>`
+    : `<option value="${esc(x.file)}"${x.file === cur ? " selected" : ""}>${esc(x.name)} (${x.steps} steps)</option>`).join("");
+}
+$("#seq-recipe").addEventListener("focus", loadRecipes);
+$("#seq-start").addEventListener("click", async () => {
+  const b = await cmd(roots.runs, "sequence/start", { recipe: $("#seq-recipe").value });
+  // the steps appear under the progress line: the card to the top, where they will be seen
+  if (b.ok) $("#sequence-card").scrollIntoView({ block: "start" });
+});
+$("#seq-pause").addEventListener("click", () => cmd(roots.runs, "sequence/pause"));
+$("#seq-resume").addEventListener("click", () => cmd(roots.runs, "sequence/resume", {}));
+$("#seq-abort").addEventListener("click", () => {
+  if (confirm("Abort the sequence? The step stops and the modules are switched off (HV, then LV)."))
+    cmd(roots.runs, "sequence/abort", { reason: `aborted by ${state.me.user} from the UI` });
 });
