@@ -28,8 +28,7 @@ caen:
     hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
   sim: {{breakdown: {breakdown}, put_log: {puts}}}
   channels:
-    1: {{module: PS_M1, lv: {{board: 0, chan: 0}}, hv: {{board: 12, chan: 0}}}}
-    2: {{module: PS_M2, lv: {{board: 0, chan: 1}}, hv: {{board: 12, chan: 1}}}}
+{channels}
 sensors:
   simulate: true
   sim: {{period: 0.3, noise: 0.0, room: {{temperature: 22.0, humidity: 30.0, drift: 0.0}}}}
@@ -89,6 +88,12 @@ class RunStand:
         return reply["result"]
 
 
+def channel_map(modules: int) -> str:
+    lines = [f"    {k}: {{module: PS_M{k}, lv: {{board: 0, chan: {k - 1}}}, "
+             f"hv: {{board: 12, chan: {k - 1}}}}}" for k in range(1, modules + 1)]  # fmt: skip
+    return "\n".join(lines)
+
+
 @pytest.fixture
 def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[..., RunStand]]:
     started: list[RunStand] = []
@@ -96,7 +101,7 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
     def start(steps: int = 3, step_seconds: float = 0.3, store: str = "sqlite:///runs.sqlite",
               storage_yaml: str | None = None, mode: str = "batch",
               fail: str | None = None, breakdown: str = "{}",
-              notify: str = "{}") -> RunStand:  # fmt: skip
+              notify: str = "{}", modules: int = 2) -> RunStand:  # fmt: skip
         """`storage_yaml`: the historian (default SQLite in the test's folder)."""
         storage_yaml = storage_yaml or (
             f"storage:\n  historian: sqlite:///{tmp_path / 'history.sqlite'}\n"
@@ -107,6 +112,7 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
                                            step_seconds=step_seconds, store=store, mode=mode,
                                            mw_port=free_port(), fail=fail or "null",
                                            breakdown=breakdown, notify=notify,
+                                           channels=channel_map(modules),
                                            puts=tmp_path / "puts.jsonl")  # fmt: skip
         path, stand = write_stand(body, broker=own_mosquitto)
         procs = StandProcesses(path, stand, tmp_path)

@@ -10,27 +10,31 @@ SCAN = {"start": 0, "stop": 100, "step": 10, "settle": 0.2, "readings": 2, "inte
         "compliance": 50.0, "breakdown_factor": 5.0}  # fmt: skip
 
 
-def test_a_breakdown_stops_its_channel_the_other_completes_and_all_end_at_0_v(
+def test_a_breakdown_stops_its_channel_the_others_complete_and_all_end_at_0_v(
     run_stand,
 ) -> None:
-    rs: RunStand = run_stand(breakdown="{2: 100}")
+    rs: RunStand = run_stand(breakdown="{2: 100}", modules=4)
     rs.lv_on()
     time.sleep(2.5)
     r = rs.cmd("runs", "iv/start", SCAN)
     assert r["ok"], r
+    assert r["result"]["modules"] == ["PS_M1", "PS_M2", "PS_M3", "PS_M4"]
     doc = rs.run_doc(r["result"]["id"], "done", timeout=90)
     end = rs.probe.mark()
-    one, two = doc["curves"]["1"], doc["curves"]["2"]
-    assert one["status"] == "done" and [p["v_set"] for p in one["points"]] == list(
-        range(0, 101, 10)
-    )
+    curves = doc["curves"]
+    two = curves["2"]
+    for cid in ("1", "3", "4"):
+        c = curves[cid]
+        assert c["status"] == "done", c
+        assert [p["v_set"] for p in c["points"]] == list(range(0, 101, 10))  # one per step
+        assert all(p["temperature"] is not None and p["humidity"] is not None
+                   for p in c["points"])  # fmt: skip
+        assert c["points"][-1]["i_20c"] is not None
     assert two["status"] == "breakdown" and "breakdown" in two["reason"]
-    assert len(two["points"]) < len(one["points"])
-    assert all(p["temperature"] is not None and p["humidity"] is not None for p in one["points"])
-    assert one["points"][-1]["i_20c"] is not None
+    assert len(two["points"]) < len(curves["1"]["points"])
     # the scan always ends at the end voltage (0 V: HV off), LV untouched
-    for cid in ("1", "2"):
-        rs.cmd("dcs", "refresh")
+    rs.cmd("dcs", "refresh")
+    for cid in ("1", "2", "3", "4"):
         ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, end)
         assert ch["hv_pw"] is False and ch["hv_setV"] == 0 and ch["fsm_state"] == "LV_ON", ch
 

@@ -33,7 +33,9 @@ class IvRequest(BaseModel):
     readings: int = Field(3, ge=1, le=100)
     interval: float = Field(0.2, gt=0, description="s between readings")
     tolerance: float = Field(0.5, gt=0, description="V of read-back from the set voltage")
-    retries: int = Field(50, ge=1, description="read-back wait per step: retries × interval s")
+    retries: int = Field(
+        50, ge=1, description="read-back wait per step: retries × interval (≥ 0.1 s) s"
+    )
     compliance: float = Field(gt=0, description="µA: software current limit")
     breakdown_factor: float = Field(5.0, gt=1)
     end_voltage: float = Field(0.0, ge=0, description="V every channel ends at")
@@ -41,6 +43,7 @@ class IvRequest(BaseModel):
 
 
 READBACK_POLL = 0.05  # s
+READBACK_MIN = 0.1  # s per read-back retry at least
 
 
 Channels = Callable[[], dict[str, dict[str, Any]]]  # channel id -> latest channel state
@@ -111,8 +114,9 @@ class IvScan:
     async def _step(self, v: float, first: bool) -> None:
         # every channel asked at once: 40 round trips one after the other cost ~0.4 s a step
         await asyncio.gather(*(self._set(cid, v, first) for cid in self.scanning()))
-        # bounded: retries × interval; looked at every 50 ms (the read-back comes by monitor)
-        deadline = time.monotonic() + self.req.retries * self.req.interval
+        # bounded: retries × interval, but never under the read-back's own latency (monitor,
+        # service, bus: ~0.1 s each check); looked at every 50 ms
+        deadline = time.monotonic() + self.req.retries * max(self.req.interval, READBACK_MIN)
         while time.monotonic() < deadline and not self.stopping.is_set():
             if all(self._reads(c, v) for c in self.scanning()):
                 break

@@ -449,6 +449,7 @@ class Sequencer:
         if seq.state == "interrupted":
             seq.abort_reason = reason
             seq.state = "aborting"
+            seq.record("abort", reason)
             seq.task = self.host.spawn(self._end(seq, "aborted", reason), f"sequence-{seq.id}")
             return seq
         if seq.abort_reason:
