@@ -116,3 +116,26 @@ def test_a_time_scale_speeds_up_simulators_and_is_refused_with_a_real_device(
     assert "stand.time_scale: 60 speeds up simulators only, but julabo is not simulated" in str(
         err.value
     )
+
+
+def test_check_warns_of_a_caen_watchdog_that_no_service_of_the_stand_feeds(
+    tmp_path: Path,
+) -> None:
+    channel = "channels: {1: {module: M1, lv: {board: 0, chan: 0}, hv: {board: 1, chan: 0}}}"
+    alone = tmp_path / "alone.yaml"
+    alone.write_text(f"caen: {{simulate: true, {channel}}}\n")
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "trackerdcs", "check", str(path)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    out = check(alone)
+    assert out.returncode == 0, out.stderr  # valid: a warning, not an error
+    assert "warning: caen.watchdog: waits for the safety heartbeat, but this stand runs no " \
+           "safety service: 30 s after start" in out.stdout  # fmt: skip
+    standalone = tmp_path / "standalone.yaml"
+    standalone.write_text(f"caen: {{simulate: true, watchdog: {{timeout: null}}, {channel}}}\n")
+    with_safety = tmp_path / "with_safety.yaml"
+    with_safety.write_text(f"caen: {{simulate: true, {channel}}}\nsafety: {{}}\n")
+    for path in (standalone, with_safety):
+        assert "warning" not in check(path).stdout

@@ -41,3 +41,18 @@ julabo: {port: /dev/ttyUSB0}
     out_db = conf["outputs"]["influxdb"][0]
     assert out_db["urls"] == ["http://influx.lab:8086"] and out_db["database"] == "dcs"
     assert stand.bus.password() not in out.stdout
+
+
+def test_leading_slash_topics_are_named_and_excluded_like_the_others() -> None:
+    from trackerdcs.storage.config import RecorderConfig
+    from trackerdcs.storage.recorder import excluded
+
+    rules = RecorderConfig().exclude
+    # commands and replies of the Lyon/Pisa services (leading slash) are not data
+    assert excluded(rules, "/hmp4040/cmd/setv/1") and excluded(rules, "/MARTA/cmd/start_co2")
+    assert excluded(rules, "/hmp4040/reply") and excluded(rules, "hv/cmd/x")
+    assert not excluded(rules, "/hmp4040/status") and not excluded(rules, "/MARTA/status")
+    point = to_points("/hmp4040/status", b'{"ch1_vMon": 12.0, "ts": 1}')[0]
+    assert point.measurement == "hmp4040.status" and dict(point.tags) == {"service": "hmp4040"}
+    # a plain float keeps its topic as it is, slash included (the reference Telegraf's tag)
+    assert dict(to_points("/lab/temp", b"21.5")[0].tags) == {"topic": "/lab/temp"}

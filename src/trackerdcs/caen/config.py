@@ -168,5 +168,17 @@ class CaenConfig(ServiceSection):
     def where(self) -> list[str]:
         return [f"CAEN IOC      Channel Access port {self.ca_server_port}"] if self.simulate else []
 
+    def warnings(self, stand: Any) -> list[str]:
+        safety = stand.section("safety")
+        if self.watchdog.timeout is None or self.watchdog.heartbeat_topic is not None:
+            return []  # off, or a heartbeat named explicitly (another stack may give it)
+        if safety is not None and safety.enabled:
+            return []
+        return [f"caen.watchdog: waits for the safety heartbeat, but this stand runs no safety "
+                f"service: {self.watchdog.timeout:g} s after start the mainframe goes to the "
+                "safe state and power-on is refused. A CAEN service alone (standalone mode): "
+                "`watchdog: {timeout: null}` with the interlocks kept elsewhere, or "
+                "`heartbeat_topic:` of the service that gives one"]  # fmt: skip
+
     def limits(self, cid: int) -> Limits:
         return self.channels[cid].limits or self.global_.limits

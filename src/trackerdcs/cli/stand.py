@@ -57,6 +57,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from trackerdcs.runtime.plan import plan
 
     print(f"{args.file}: OK (stand '{stand.stand.name}')")
+    for w in stand.warnings():
+        print(f"warning: {w}")
     for spec in plan(stand, Path(args.file)):
         print(f"  {spec.kind:<8} {spec.name}")
     return 0
@@ -113,6 +115,8 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
     if banner:
         for line in banner:
             sup.emit("demo", line)
+    for w in stand.warnings():
+        sup.emit("check", f"warning: {w}")
     bus.start(wait=None)
     try:
         return sup.run()

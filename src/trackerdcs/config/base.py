@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -24,4 +26,8 @@ class ServiceSection(StrictModel):
 
     def where(self) -> list[str]:
         """What this section runs where, for the demo's banner (`label  address`)."""
+        return []
+
+    def warnings(self, stand: Any) -> list[str]:
+        """Valid but probably not meant (`check` prints them, `up` logs them at start)."""
         return []

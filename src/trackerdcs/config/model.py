@@ -41,6 +41,15 @@ class StandBase(StrictModel):
         """A family's section, or None when the stand has none."""
         return getattr(self, name, None)
 
+    def warnings(self) -> list[str]:
+        """Every section's `warnings` (valid settings that are probably not meant)."""
+        out: list[str] = []
+        for name in type(self).model_fields:
+            section = getattr(self, name, None)
+            if section is not None and hasattr(section, "warnings"):
+                out += section.warnings(self)
+        return out
+
     @property
     def source(self) -> Path | None:
         """The file this stand was loaded from (None when built in code)."""

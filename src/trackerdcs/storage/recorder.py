@@ -61,7 +61,8 @@ def decode(topic: str, raw: bytes,
     """(points, rejected): a value that is not a finite number is no reading and is
     rejected alone; a message whose own `ts` is not a finite number has no time at all,
     and all its values are rejected. Raises ValueError for malformed JSON."""
-    parts = topic.split("/")
+    # `/hmp4040/status` (the Lyon and Pisa services) is named like `hmp4040/status`
+    parts = topic.lstrip("/").split("/")
     text = raw.decode("utf-8", "replace").strip()
     if len(parts) == 2 and parts[1] == "online":
         if text in ("true", "false"):
@@ -106,6 +107,12 @@ def decode(topic: str, raw: bytes,
     return good, len(values) - len(good)
 
 
+def excluded(patterns: Collection[str], topic: str) -> bool:
+    """A leading slash is no level of its own here: `+/cmd/#` excludes `/hv/cmd/x` too."""
+    bare = topic.lstrip("/")
+    return any(matches(p, topic) or matches(p, bare) for p in patterns)
+
+
 class RecorderService(Service):
     section = "recorder"
     default_name = "recorder"
@@ -140,7 +147,7 @@ class RecorderService(Service):
         self.status_publisher.offer(self.status(), force=True)
 
     def _on_message(self, msg: Message) -> None:
-        if any(matches(p, msg.topic) for p in self.cfg.exclude):
+        if excluded(self.cfg.exclude, msg.topic):
             return
         if msg.topic.startswith(f"{self.name}/"):
             return  # our own status would feed back into itself
