@@ -14,35 +14,66 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trackerdcs.caen.protocol import ENUMS, HV_PARAMS, LV_PARAMS
 from trackerdcs.config.base import ServiceSection, StrictModel
 
+# the reference `example.yml` names settings by the property of its channel classes
+PROPERTIES: dict[str, str] = {
+    "setv": "V0Set", "maxi": "I0Set", "triptime": "Trip", "tripint": "TripInt",
+    "tripext": "TripExt", "ovvthr": "OVVThr", "unvthr": "UNVThr", "rampuptime": "RUpTime",
+    "rampdwntime": "RDwTime", "rampupspeed": "RUp", "rampdwnspeed": "RDWn",
+    "tripmode": "PDwn", "imrange": "ImRange",
+}  # fmt: skip
 
-def _coerce(side: str, settings: dict[str, Any]) -> dict[str, Any]:
+
+def pv_name(key: str) -> str:
+    """`setV` (the reference's property) or `V0Set` (the PV): the PV name."""
+    return PROPERTIES.get(key.lower(), key)
+
+
+def _coerce(side: str, settings: dict[str, Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
+    """Settings by PV name with their types; a ValidationError located at the setting (as
+    written) for each one that is not right."""
     known = LV_PARAMS if side == "lv" else HV_PARAMS
     out: dict[str, Any] = {}
-    for key, value in settings.items():
-        if key not in known:
-            raise ValueError(f"unknown {side.upper()} setting '{key}'; known: {', '.join(known)}")
-        kind = known[key]
-        if kind is int and isinstance(value, str):
-            # bit masks are written 0b00010001 / 0x11 in the reference configs
-            try:
-                value = int(value, 0)
-            except ValueError:
-                raise ValueError(f"{key}: '{value}' is not an integer or 0b/0x mask") from None
-        elif kind is str:
-            if value not in ENUMS[key]:
-                raise ValueError(f"{key} must be one of {', '.join(ENUMS[key])}, got {value!r}")
-        else:
-            try:
-                value = kind(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{key} must be a number, got {value!r}") from None
-        out[key] = value
+    errors = []
+    for given, value in settings.items():
+        try:
+            key, out_value = _one(side, known, given, value)
+            out[key] = out_value
+        except ValueError as exc:
+            errors.append(InitErrorDetails(type=PydanticCustomError("setting", "{msg}",
+                                                                    {"msg": str(exc)}),
+                                           loc=(*loc, given), input=value))  # fmt: skip
+    if errors:
+        raise ValidationError.from_exception_data("settings", errors)
     return out
+
+
+def _one(side: str, known: dict[str, type], given: str, value: Any) -> tuple[str, Any]:
+    key = pv_name(given)
+    if key not in known:
+        names = ", ".join(known)
+        raise ValueError(f"unknown {side.upper()} setting '{given}'; known: {names} (or the "
+                         "reference's property names: setV, maxI, ...)")  # fmt: skip
+    kind = known[key]
+    if kind is int and isinstance(value, str):
+        # bit masks are written 0b00010001 / 0x11 in the reference configs
+        try:
+            return key, int(value, 0)
+        except ValueError:
+            raise ValueError(f"{key}: '{value}' is not an integer or 0b/0x mask") from None
+    if kind is str:
+        if value not in ENUMS[key]:
+            raise ValueError(f"{key} must be one of {', '.join(ENUMS[key])}, got {value!r}")
+        return key, value
+    try:
+        return key, kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be a number, got {value!r}") from None
 
 
 class Limits(StrictModel):
@@ -55,9 +86,33 @@ class Limits(StrictModel):
 
 
 class BoardChannel(StrictModel):
+    """`{board, chan, settings: {...}}`, or the reference's shapes: `[board, chan]`, or the
+    settings directly beside board and chan (`{board: 0, channel: 1, setV: 10.5}`)."""
+
     board: int = Field(ge=0, le=31)
     chan: int = Field(ge=0, le=47)
     settings: dict[str, Any] = Field(default_factory=dict)
+    _given: dict[str, str] = PrivateAttr(default_factory=dict)  # PV name -> as written
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reference_shapes(cls, data: Any) -> Any:
+        if isinstance(data, list | tuple) and len(data) == 2:
+            return {"board": data[0], "chan": data[1]}
+        if not isinstance(data, dict):
+            return data
+        out = {k: v for k, v in data.items() if k in ("board", "chan", "settings")}
+        if "channel" in data and "chan" not in data:
+            out["chan"] = data["channel"]
+        flat = {k: v for k, v in data.items() if k not in ("board", "chan", "channel", "settings")}
+        if flat:
+            out["settings"] = {**(data.get("settings") or {}), **flat}
+        return out
+
+    @model_validator(mode="after")
+    def _names(self) -> BoardChannel:
+        self._given = {pv_name(k): k for k in self.settings}  # for errors found later
+        return self
 
 
 class ChannelConfig(StrictModel):
@@ -72,8 +127,8 @@ class ChannelConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_settings(self) -> ChannelConfig:
-        self.lv.settings = _coerce("lv", self.lv.settings)
-        self.hv.settings = _coerce("hv", self.hv.settings)
+        self.lv.settings = _coerce("lv", self.lv.settings, ("lv", "settings"))
+        self.hv.settings = _coerce("hv", self.hv.settings, ("hv", "settings"))
         return self
 
 
@@ -84,8 +139,8 @@ class GlobalSettings(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> GlobalSettings:
-        self.lv = _coerce("lv", self.lv)
-        self.hv = _coerce("hv", self.hv)
+        self.lv = _coerce("lv", self.lv, ("lv",))
+        self.hv = _coerce("hv", self.hv, ("hv",))
         return self
 
 
@@ -127,6 +182,11 @@ class SimSettings(StrictModel):
     )
 
 
+def _limit_error(loc: tuple[str | int, ...], msg: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError("limit", "{msg}", {"msg": msg}), loc=loc,
+                            input=value)  # fmt: skip
+
+
 class CaenConfig(ServiceSection):
     simulate: bool = False
     prefix: str = Field("cleanroom", min_length=1)
@@ -157,6 +217,40 @@ class CaenConfig(ServiceSection):
                     )
                 seen[key] = cid
         return channels
+
+    @model_validator(mode="after")
+    def _settings_within_limits(self) -> CaenConfig:
+        """A stand-file setting obeys the limits an operator's command obeys."""
+        errors = []
+        shared: dict[tuple[str, str], list[tuple[int, float, str]]] = {}  # global settings
+        for cid, ch in self.channels.items():
+            lim = self.limits(cid)
+            for side, bc in (("lv", ch.lv), ("hv", ch.hv)):
+                glob = self.global_.lv if side == "lv" else self.global_.hv
+                for param, top in (("V0Set", getattr(lim, f"{side}_vmax")),
+                                   ("I0Set", getattr(lim, f"{side}_imax"))):  # fmt: skip
+                    unit = "V" if param == "V0Set" else ("A" if side == "lv" else "µA")
+                    value = bc.settings.get(param, glob.get(param))
+                    if value is None or value <= top:
+                        continue
+                    if param not in bc.settings:
+                        shared.setdefault((side, param), []).append((cid, top, unit))
+                        continue
+                    msg = (f"{param} {value:g} {unit} is beyond channel {cid}'s limit of "
+                           f"{top:g} {unit}")  # fmt: skip
+                    loc = ("channels", cid, side, "settings", bc._given.get(param, param))
+                    errors.append(_limit_error(loc, msg, value))
+        for (side, param), hits in shared.items():
+            value = (self.global_.lv if side == "lv" else self.global_.hv)[param]
+            cids = ", ".join(str(c) for c, _t, _u in hits)
+            _c, top, unit = min(hits, key=lambda h: h[1])
+            msg = (
+                f"{param} {value:g} {unit} is beyond the limit of {top:g} {unit} (channels {cids})"
+            )
+            errors.append(_limit_error(("global", side, param), msg, value))
+        if errors:
+            raise ValidationError.from_exception_data("CaenConfig", errors)
+        return self
 
     def settings(self, cid: int, side: str) -> dict[str, Any]:
         """Global defaults overridden by the channel's own settings."""

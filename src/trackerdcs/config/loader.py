@@ -36,17 +36,19 @@ class ConfigError(Exception):
 def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     """Walk the composed YAML tree along a pydantic error location; return the deepest line."""
     line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
+    parts = list(loc)
+    for k, part in enumerate(parts):
         if isinstance(node, yaml.MappingNode):
-            nxt = None
-            for key_node, value_node in node.value:
-                if str(key_node.value) == str(part):
-                    nxt = value_node
-                    line = key_node.start_mark.line + 1
-                    break
-            if nxt is None:
+            keys = {
+                str(key_node.value): (key_node, value_node) for key_node, value_node in node.value
+            }
+            found = keys.get(str(part))
+            if found is None:
+                if k + 1 < len(parts) and str(parts[k + 1]) in keys:
+                    continue  # a level the model adds that the file may leave out (`settings`)
                 return line
-            node = nxt
+            line = found[0].start_mark.line + 1
+            node = found[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             if part >= len(node.value):
                 return line
