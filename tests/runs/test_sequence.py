@@ -153,27 +153,12 @@ def test_a_sequencer_killed_mid_recipe_reports_its_position_and_resumes_on_comma
     assert "stopped during step 2" in doc["events"][1]["detail"]
 
 
-def test_a_dew_point_action_mid_sequence_aborts_it_with_the_modules_safe(run_stand) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    posts: list[dict] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{srv.server_address[1]}/hook"
-        rs: RunStand = run_stand(notify=f"{{webhook: {{url: '{url}'}}}}")
-        recipe = """
+def test_a_dew_point_action_mid_sequence_aborts_it_with_the_modules_safe(
+    run_stand, webhook
+) -> None:
+    url, posts = webhook
+    rs: RunStand = run_stand(notify=f"{{webhook: {{url: '{url}'}}}}")
+    recipe = """
 name: soak
 steps:
   - lv: on
@@ -181,29 +166,27 @@ steps:
   - wait: 120
   - hv: off
 """
-        seq = start(rs, recipe, "soak.yaml")["id"]
-        rs.probe.wait_json("runs/sequence", lambda s: s["step_no"] == 3, 60)
-        # the cold box gets humid: dew point 21 °C at 22 °C, margin below the action level
-        box = rs.stand.sensors.sensors[0].name
-        rs.probe.publish(f"sim/sensors/{box}", json.dumps({"humidity": 95}))
-        doc = seq_doc(rs, seq, "aborted", 60)
-        assert doc["reason"].startswith("safety ACTION"), doc["reason"]
-        assert "dew" in doc["reason"].lower(), doc["reason"]
-        assert [s["status"] for s in doc["steps"]] == ["done", "done", "aborted", "pending"]
-        assert doc["steps"][2]["reason"].startswith("safety ACTION")
-        rs.probe.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
-        m = rs.probe.mark()
-        rs.cmd("dcs", "refresh")
-        for cid in ("1", "2"):
-            ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 5, m)
-            assert ch["hv_pw"] is False and ch["lv_pw"] is False, ch
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any("sequence" in p for p in posts):
-            time.sleep(0.2)
-        sent = [p for p in posts if "sequence" in p]
-        assert sent and f"sequence {seq} aborted" in sent[0]["text"], posts
-    finally:
-        srv.shutdown()
+    seq = start(rs, recipe, "soak.yaml")["id"]
+    rs.probe.wait_json("runs/sequence", lambda s: s["step_no"] == 3, 60)
+    # the cold box gets humid: dew point 21 °C at 22 °C, margin below the action level
+    box = rs.stand.sensors.sensors[0].name
+    rs.probe.publish(f"sim/sensors/{box}", json.dumps({"humidity": 95}))
+    doc = seq_doc(rs, seq, "aborted", 60)
+    assert doc["reason"].startswith("safety ACTION"), doc["reason"]
+    assert "dew" in doc["reason"].lower(), doc["reason"]
+    assert [s["status"] for s in doc["steps"]] == ["done", "done", "aborted", "pending"]
+    assert doc["steps"][2]["reason"].startswith("safety ACTION")
+    rs.probe.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
+    m = rs.probe.mark()
+    rs.cmd("dcs", "refresh")
+    for cid in ("1", "2"):
+        ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 5, m)
+        assert ch["hv_pw"] is False and ch["lv_pw"] is False, ch
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not any("sequence" in p for p in posts):
+        time.sleep(0.2)
+    sent = [p for p in posts if "sequence" in p]
+    assert sent and f"sequence {seq} aborted" in sent[0]["text"], posts
 
 
 def test_pause_holds_a_wait_resume_goes_on_and_an_operator_abort_ends_with_power_off(
@@ -228,7 +211,7 @@ steps:
     assert now["remaining_in_step"] == pytest.approx(held["remaining_in_step"], abs=0.6)
     assert rs.cmd("runs", "sequence/resume")["ok"]
     rs.probe.wait_json("runs/sequence", lambda s: s["step_no"] == 4 and s["state"] == "running",
-                       15)  # fmt: skip
+                   15)  # fmt: skip
     # no manual run under a running sequence
     r = rs.cmd("runs", "iv/start", {"stop": 10, "step": 5, "compliance": 5})
     assert not r["ok"] and f"sequence {seq} (pausable) is running" in r["error"]

@@ -3,10 +3,7 @@ sent once per alarm and severity, rate-limited, held during the start-up window.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -34,25 +31,6 @@ def smtp():
     ctl.start()
     yield port, inbox
     ctl.stop()
-
-
-@pytest.fixture
-def webhook():
-    posts: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/hook", posts
-    srv.shutdown()
 
 
 def alarm(name: str, severity: str = "MAJOR", active: bool = True, **more: object) -> AlarmState:
