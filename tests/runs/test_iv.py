@@ -97,3 +97,27 @@ def test_the_command_line_writes_one_csv_per_module(run_stand, tmp_path) -> None
     assert text.startswith("# module: PS_M1\n# station: Lyon\n")
     rows = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert rows[0].startswith("V,I_uA") and len(rows) == 1 + 4  # 0, 10, 20, 30 V
+
+
+def test_a_scan_cut_by_a_killed_runs_service_is_ramped_down_when_it_comes_back(run_stand) -> None:
+    import signal
+
+    rs: RunStand = run_stand()
+    rs.lv_on()
+    time.sleep(2.5)
+    r = rs.cmd("runs", "iv/start", {**SCAN, "step": 5, "settle": 0.5})
+    assert r["ok"], r
+    rs.probe.wait_json("runs/status", lambda s: s["steps_done"] >= 4, 30)
+    rs.procs.kill("runs", signal.SIGKILL)  # the channels stay at the last step's voltage
+    m = rs.probe.mark()
+    rs.cmd("dcs", "refresh")
+    assert rs.probe.wait_json("dcs/channel/1", lambda c: True, 10, m)["hv_setV"] > 0
+    rs.procs.start("runs")
+    doc = rs.run_doc(r["result"]["id"], "aborted", timeout=60)
+    assert doc["reason"] == "the runs service restarted during the scan; channels ramped down " \
+                            "to 0 V", doc["reason"]  # fmt: skip
+    m = rs.probe.mark()
+    rs.cmd("dcs", "refresh")
+    for cid in ("1", "2"):
+        ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, m)
+        assert ch["hv_pw"] is False and ch["hv_setV"] == 0 and ch["fsm_state"] == "LV_ON", ch

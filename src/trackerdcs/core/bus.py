@@ -293,6 +293,16 @@ class Bus:
         finally:
             self._waiting.pop(cid, None)
 
+    async def ask(self, service: str, command: str, payload: Any = None,
+                  timeout: float = 10.0) -> str:  # fmt: skip
+        """An order whose outcome is all the caller needs: "" when done, else
+        `<command>: <why not>` (the refusal, or no reply)."""
+        try:
+            reply = await self.request(service, command, payload, timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            return f"{command}: {exc or 'no reply'}"
+        return "" if reply.get("ok") else f"{command}: {reply.get('error')}"
+
 
 def _raw(payload: Any) -> bytes:
     if isinstance(payload, bytes | bytearray):

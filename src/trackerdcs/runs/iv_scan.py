@@ -73,12 +73,7 @@ class IvScan:
         return [c for c, cv in self.curves.items() if cv["status"] == "scanning"]
 
     async def _ask(self, name: str, value: Any) -> str:
-        """The power service's answer ("" when done, else why not)."""
-        try:
-            reply = await self.bus.request(self.power, name, value, 10.0)
-        except (TimeoutError, ConnectionError) as exc:
-            return f"{name}: {exc or 'no reply'}"
-        return "" if reply.get("ok") else f"{name}: {reply.get('error')}"
+        return await self.bus.ask(self.power, name, value)
 
     def _end(self, cid: str, status: str, reason: str) -> None:
         self.curves[cid].update(status=status, reason=reason)
@@ -99,7 +94,7 @@ class IvScan:
                     break
         finally:
             # always, even when cancelled: every channel back to the end voltage
-            await asyncio.shield(self._ramp_down(list(self.curves)))
+            await asyncio.shield(self.ramp_down(list(self.curves)))
         for cid in self.scanning():
             self._end(cid, "aborted" if why else "done", why)
         return why
@@ -125,7 +120,7 @@ class IvScan:
             if not self._reads(cid, v):
                 got = self.channels().get(cid, {}).get("hv_vMon")
                 self._end(cid, "failed", f"HV did not reach {v:g} V (reads {got} V)")
-                await self._ramp_down([cid])
+                await self.ramp_down([cid])
         await self._sleep(self.req.settle)
         samples: dict[str, tuple[list[float], list[float]]] = {c: ([], []) for c in self.scanning()}
         for _ in range(self.req.readings):
@@ -142,14 +137,14 @@ class IvScan:
                 p = iv.point(v, vs, cs, time.time(), t, rh)
             except ValueError as exc:
                 self._end(cid, "failed", str(exc))
-                await self._ramp_down([cid])
+                await self.ramp_down([cid])
                 continue
             self.points[cid].append(p)
             self.curves[cid]["points"].append(p.as_dict())
             verdict = iv.judge(self.points[cid], self.limits)
             if verdict.stop:
                 self._end(cid, verdict.kind, verdict.reason)
-                await self._ramp_down([cid])
+                await self.ramp_down([cid])
 
     def _reads(self, cid: str, v: float) -> bool:
         ch = self.channels().get(cid, {})
@@ -160,7 +155,9 @@ class IvScan:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
-    async def _ramp_down(self, cids: list[str]) -> None:
+    async def ramp_down(self, cids: list[str]) -> None:
+        """Every channel in `cids` to the end voltage (HV off at 0 V), at once; what went
+        wrong is added to the channel's reason."""
         await asyncio.gather(*(self._down(cid) for cid in cids))
 
     async def _down(self, cid: str) -> None:

@@ -244,11 +244,8 @@ class Sequencer:
     async def _ask(self, service: str | None, name: str, value: Any = None) -> str:
         if service is None:
             return "no such service on this stand"
-        try:
-            reply = await self.host.bus.request(service, name, value, 10.0)
-        except (TimeoutError, ConnectionError) as exc:
-            return f"{service} {name}: {exc or 'no reply'}"
-        return "" if reply.get("ok") else f"{service} {name}: {reply.get('error')}"
+        err = await self.host.bus.ask(service, name, value)
+        return f"{service} {err}" if err else ""
 
     async def _until(self, problems: Callable[[], list[str]], timeout: float, what: str) -> str:
         deadline = time.monotonic() + timeout
@@ -262,11 +259,14 @@ class Sequencer:
         await self.host.fresh_safety()
         return preconditions.safety_problems(self.host.ready, self.host.margin_min())
 
+    async def _each(self, seq: Sequence, name: str, value: Any) -> str:
+        """`<name>/<channel>` to every module's channel at once; the refusals, joined."""
+        errors = await asyncio.gather(*(self._ask(self.host.power, f"{name}/{cid}", value)
+                                        for cid in seq.modules))  # fmt: skip
+        return "; ".join(e for e in errors if e)
+
     async def _switch(self, seq: Sequence, side: str, on: bool) -> str:
-        errors = [e for cid in seq.modules
-                  if (e := await self._ask(self.host.power, f"switch/{side}/{cid}",
-                                           "on" if on else "off"))]  # fmt: skip
-        return "; ".join(errors)
+        return await self._each(seq, f"switch/{side}", "on" if on else "off")
 
     async def _lv_on(self, seq: Sequence, b: Any) -> str:
         if problems := await self._may_power_on():
@@ -284,14 +284,8 @@ class Sequencer:
                                                  Calibration(power="lv"))  # fmt: skip
         if problems:
             return "HV not switched on: " + "; ".join(problems)
-        if b.voltage is not None:
-            errors = [
-                e
-                for cid in seq.modules
-                if (e := await self._ask(self.host.power, f"setv/hv/{cid}", b.voltage))
-            ]
-            if errors:
-                return "; ".join(errors)
+        if b.voltage is not None and (err := await self._each(seq, "setv/hv", b.voltage)):
+            return err
         if err := await self._switch(seq, "hv", True):
             return err
         need = Calibration(power="hv", bias=b.voltage, bias_band=b.band)

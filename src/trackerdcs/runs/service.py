@@ -506,25 +506,17 @@ class RunsService(Service):
 
     async def _recover_iv(self, doc: dict[str, Any]) -> None:
         """A scan cut by a restart: its channels still sit at the last step's voltage. The
-        ramp-down the scan always does is done now."""
-        end = float((doc.get("request") or {}).get("end_voltage") or 0.0)
-        errors = []
-        for m in doc["modules"]:
-            cid = m["channel"]
-            for name, value in ((f"setv/hv/{cid}", end), (f"switch/hv/{cid}", "off")):
-                if name.startswith("switch") and end > 0:
-                    continue
-                for attempt in range(30):  # the power service may be starting too
-                    try:
-                        reply = await self.bus.request(self.power or "dcs", name, value, 5.0)
-                    except (TimeoutError, ConnectionError):
-                        await asyncio.sleep(min(2.0, 0.2 * (attempt + 1)))
-                        continue
-                    if not reply.get("ok"):
-                        errors.append(f"{name}: {reply.get('error')}")
-                    break
-                else:
-                    errors.append(f"{name}: the power service did not answer")
+        ramp-down the scan always does is done now, by the scan's own code."""
+        req = IvRequest.model_validate(doc["request"])
+        modules = {m["channel"]: m["module"] for m in doc["modules"]}
+        scan = IvScan(self.bus, self.power or "dcs", req, modules, lambda: self.ready.channels,
+                      self._climate, asyncio.Event())  # fmt: skip
+        if await self._power_answers():
+            await scan.ramp_down(list(modules))
+            errors = [c["reason"].lstrip("; ") for c in scan.curves.values() if c["reason"]]
+        else:
+            errors = ["the power service did not answer"]
+        end = req.end_voltage
         why = (f"the runs service restarted during the scan; channels ramped down to {end:g} V"
                + (f" (not all: {'; '.join(errors)})" if errors else ""))  # fmt: skip
         self.log.error("IV scan %s: %s", doc["id"], why)
@@ -532,6 +524,16 @@ class RunsService(Service):
         doc["conditions"] = await self._conditions(doc)
         self.store.save(doc)
         self.publish_state(f"run/{doc['id']}", summary(doc))
+
+    async def _power_answers(self, attempts: int = 30) -> bool:
+        """The power service may be starting too: wait (backing off) until it answers."""
+        for attempt in range(attempts):
+            try:
+                await self.bus.request(self.power or "dcs", "ping", None, 5.0)
+                return True
+            except (TimeoutError, ConnectionError):
+                await asyncio.sleep(min(2.0, 0.2 * (attempt + 1)))
+        return False
 
     async def _recover_calibration(self, doc: dict[str, Any]) -> None:
         """The truth about a run this service lost sight of: wait for its program if it still
