@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from trackerdcs.caen.testing import SimIOC, ca_env
+from trackerdcs.caen.testing import SimIOC, ca_env, channel_map_yaml
 from trackerdcs.config import load_stand
 from trackerdcs.testing.mosquitto import Mosquitto, free_port
 from trackerdcs.testing.probe import Probe
@@ -39,11 +39,8 @@ def stand_body(modules: int, prefix: str, ca_port: int, put_log: Path) -> str:
         "    hv: {V0Set: 50.0, I0Set: 10.0, RUp: 100.0, RDWn: 100.0}",
         f"  sim: {{put_log: {put_log}}}",
         "  channels:",
+        channel_map_yaml(modules),
     ]
-    for i in range(modules):
-        lv = f"{{board: {i // 12}, chan: {i % 12}}}"
-        hv = f"{{board: {10 + i // 12}, chan: {i % 12}}}"
-        lines.append(f"    {i + 1}: {{module: M{i + 1:03d}, lv: {lv}, hv: {hv}}}")
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+from trackerdcs.caen.testing import channel_map_yaml
 from trackerdcs.config import load_stand
 from trackerdcs.testing.mosquitto import Mosquitto, free_port
 from trackerdcs.testing.probe import Probe
@@ -33,10 +34,7 @@ def stand_body(prefix: str, modules: int) -> str:
     lines = ["caen:", "  simulate: true", f"  prefix: {prefix}", f"  ca_server_port: {free_port()}",
              "  global: {lv: {V0Set: 10.5, I0Set: 3.0}, hv: {V0Set: 0.0, I0Set: 50.0, "
              f"RUp: {RUP}, RDWn: {RUP}, PDwn: Ramp}}}}",
-             "  channels:"]  # fmt: skip
-    for i in range(modules):
-        lines.append(f"    {i + 1}: {{module: M{i + 1:03d}, lv: {{board: {i // 12}, chan: "
-                     f"{i % 12}}}, hv: {{board: {10 + i // 12}, chan: {i % 12}}}}}")  # fmt: skip
+             "  channels:", channel_map_yaml(modules)]  # fmt: skip
     lines += [
         "sensors:", "  simulate: true", "  sim: {period: 1.0, noise: 0.0}", "  sensors:",
         f"    - {{name: box, kind: coldbox, temp_topic: {prefix}/b/t, humi_topic: {prefix}/b/h}}",

@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from trackerdcs.caen.testing import channel_map_yaml
 from trackerdcs.config import load_stand
 from trackerdcs.core import peers
 from trackerdcs.testing import faults
@@ -56,11 +57,8 @@ def stand_body(modules: int, prefix: str, ca_port: int, julabo_port: int) -> str
         "    lv: {V0Set: 10.5, I0Set: 3.0}",
         "    hv: {V0Set: 100.0, I0Set: 10.0, RUp: 50.0, RDWn: 50.0, PDwn: Ramp}",
         "  channels:",
+        channel_map_yaml(modules),
     ]
-    for i in range(modules):
-        lv = f"{{board: {i // 12}, chan: {i % 12}}}"
-        hv = f"{{board: {10 + i // 12}, chan: {i % 12}}}"
-        lines.append(f"    {i + 1}: {{module: M{i + 1:03d}, lv: {lv}, hv: {hv}}}")
     lines += [
         "julabo:",
         "  simulate: true",

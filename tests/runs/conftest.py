@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from trackerdcs.caen.testing import channel_map_yaml
 from trackerdcs.config import Stand
 from trackerdcs.testing.mosquitto import free_port
 from trackerdcs.testing.probe import Probe
@@ -88,12 +89,6 @@ class RunStand:
         return reply["result"]
 
 
-def channel_map(modules: int) -> str:
-    lines = [f"    {k}: {{module: PS_M{k}, lv: {{board: 0, chan: {k - 1}}}, "
-             f"hv: {{board: 12, chan: {k - 1}}}}}" for k in range(1, modules + 1)]  # fmt: skip
-    return "\n".join(lines)
-
-
 @pytest.fixture
 def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[..., RunStand]]:
     started: list[RunStand] = []
@@ -112,7 +107,7 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
                                            step_seconds=step_seconds, store=store, mode=mode,
                                            mw_port=free_port(), fail=fail or "null",
                                            breakdown=breakdown, notify=notify,
-                                           channels=channel_map(modules),
+                                           channels=channel_map_yaml(modules, "PS_M{}", 12),
                                            puts=tmp_path / "puts.jsonl")  # fmt: skip
         path, stand = write_stand(body, broker=own_mosquitto)
         procs = StandProcesses(path, stand, tmp_path)

@@ -30,6 +30,18 @@ def relocate(section: dict[str, Any], free_port: Callable[[], int],
         }  # fmt: skip
 
 
+def channel_map_yaml(modules: int, name: str = "M{:03d}", hv_board: int = 10,
+                     indent: int = 4) -> str:  # fmt: skip
+    """The `channels:` lines of a stand file for `modules` simulated modules, 12 a board:
+    channel n (from 1) is module `name.format(n)`, LV on boards 0.., HV on `hv_board`.."""
+    pad = " " * indent
+    return "\n".join(
+        f"{pad}{i + 1}: {{module: {name.format(i + 1)}, lv: {{board: {i // 12}, chan: {i % 12}}}"
+        f", hv: {{board: {hv_board + i // 12}, chan: {i % 12}}}}}"
+        for i in range(modules)
+    )
+
+
 def ca_env(cfg: CaenConfig) -> dict[str, str]:
     env = {"EPICS_CA_ADDR_LIST": cfg.ca_addr_list, "EPICS_CA_AUTO_ADDR_LIST": "NO"}
     if cfg.ca_server_port:
