@@ -181,6 +181,15 @@ def test_operator_runs_a_recipe_watches_its_steps_and_overlays_its_iv_curves(
     page.screenshot(path=str(tmp_path / "iv-overlay.png"), full_page=False)
     card.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "sequence.png"), full_page=False)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    rows.nth(2).locator("a[data-run]").click()  # drawn again at this width
+    expect(plot.locator("canvas")).to_be_in_viewport()
+    page.screenshot(path=str(tmp_path / "iv-phone.png"), full_page=False)
+    page.locator("#seq-start").scroll_into_view_if_needed()
+    expect(page.locator("#seq-start")).to_be_in_viewport()
+    expect(page.locator("#seq-progress")).to_be_in_viewport()
+    page.screenshot(path=str(tmp_path / "sequence-phone.png"), full_page=False)
+    page.set_viewport_size({"width": 1400, "height": 1000})
     # a shipped recipe, aborted from the page during its IV scan: the modules end off
     page.select_option("#seq-recipe", "quick-test.yaml")
     page.click("#seq-start")
