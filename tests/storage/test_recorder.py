@@ -63,7 +63,13 @@ def test_values_recorded_with_own_timestamp_and_tags(recorder) -> None:
     assert ch[0]["value"] == 299.5
     pw = query(path, "raw", "dcs.channel,channel=3,module=M3,service=dcs:lv_pw", "--start=-1m")
     assert pw[0]["value"] == 1.0
-    esp = query(path, "raw", "mqtt,topic=ESP01/sensors/BME/temp:value", "--start=-1m")
+    # the state as a string field, as the labs' Telegraf keeps it
+    state = query(path, "raw", "dcs.channel,channel=3,module=M3,service=dcs:fsm_state",
+                  "--start=-1m")  # fmt: skip
+    assert state[0]["value"] == "HV_ON"
+    # an ESP board's plain float as the reference names it: board, chip and quantity
+    esp = query(path, "raw", "sensors,sensor=ESP01,topic=ESP01/sensors/BME/temp:BME_temp",
+                "--start=-1m")  # fmt: skip
     assert esp[0]["value"] == 21.75
     names = subprocess.run([sys.executable, "-m", "trackerdcs", "query", "--config", str(path),
                             "series", "--match", "sensors"], capture_output=True, text=True,

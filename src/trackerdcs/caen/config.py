@@ -161,10 +161,14 @@ class Readback(StrictModel):
 
 
 class Deadbands(StrictModel):
-    lv_v: float = 0.05
-    lv_i: float = 0.01
-    hv_v: float = 0.5
-    hv_i: float = 0.05
+    """A channel's state is published when a field moves by more than this (any other field:
+    when it changes); the board temperature's noise alone republished it ten times a second."""
+
+    lv_v: float = Field(0.05, ge=0, description="V")
+    lv_i: float = Field(0.01, ge=0, description="A")
+    hv_v: float = Field(0.5, ge=0, description="V")
+    hv_i: float = Field(0.05, ge=0, description="µA")
+    temp: float = Field(0.5, ge=0, description="°C, LV board temperature")
 
 
 class SimSettings(StrictModel):

@@ -1,5 +1,6 @@
 """CAEN SY4527/SY5527 mainframes through their EPICS IOC: module LV and HV."""
 
+from trackerdcs.caen.protocol import REFERENCE_HISTORY
 from trackerdcs.core.registry import POWER, Family
 
 FAMILY = Family(
@@ -12,4 +13,5 @@ FAMILY = Family(
     roles=frozenset({POWER}),
     relocate="trackerdcs.caen.testing:relocate",
     ui={"panel": "modules"},
+    history=REFERENCE_HISTORY,
 )

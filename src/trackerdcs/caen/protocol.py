@@ -3,6 +3,8 @@ PV names, parameters and enums, Status bits, and the channel and stand states th
 
 from __future__ import annotations
 
+from trackerdcs.core.history import FieldType, Measurement
+
 STATES = ("INIT", "DISCONNECTED", "CONNECTED", "LV_OFF", "LV_ON", "HV_RAMP", "HV_ON", "ERROR")
 STAND_STATES = (*STATES, "LV_MIX", "HV_MIX")
 POWERED = ("LV_ON", "HV_RAMP", "HV_ON")
@@ -108,3 +110,24 @@ def stand_state(states: list[str]) -> str:
     if "HV_ON" in s:
         return "HV_MIX"
     return "LV_MIX"
+
+
+def _reference_type(param: str) -> FieldType:
+    if param in ENUMS or param in ("Status", "TripInt", "TripExt"):
+        return "int"
+    return "float"
+
+
+# what the reference stack's Telegraf stores (PROTOCOLS.md §1): `channels` tagged by the slot,
+# status words and enums as integers, the state as a string; `dcs_status` the stand state
+CHANNEL_TAGS = ("id", "module", "lv_board", "lv_channel", "hv_board", "hv_channel")
+REFERENCE_HISTORY = (
+    Measurement(
+        topic="channels",
+        name="channels",
+        tags=CHANNEL_TAGS,
+        fields={**{f: _reference_type(p) for f, (_, p) in FIELDS.items()}, "fsm_state": "str"},
+        enums={f: ENUMS[p] for f, (_, p) in FIELDS.items() if p in ENUMS},
+    ),
+    Measurement(topic="status", name="dcs_status", fields={"fsm_state": "str"}),
+)

@@ -58,7 +58,7 @@ class CaenService(Service):
         self._scheduled = False
         db = self.cfg.deadbands
         self.deadbands = {"lv_vMon": db.lv_v, "lv_iMon": db.lv_i, "hv_vMon": db.hv_v,
-                          "hv_iMon": db.hv_i}  # fmt: skip
+                          "hv_iMon": db.hv_i, "lv_temp": db.temp}  # fmt: skip
         self.ioc_answering = True
         self.every(self.cfg.poll, self._watch)
         self.every(self.cfg.readback.period, self._check_ioc_answers)

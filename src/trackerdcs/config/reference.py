@@ -41,7 +41,7 @@ def _default(field: Any) -> str:
 def rows(model: type[BaseModel], prefix: str = "") -> list[str]:
     out: list[str] = []
     for name, field in model.model_fields.items():
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"  # as the stand file spells it
         subs = _models(field.annotation)
         desc = (field.description or (subs[0].__doc__ or "").strip().split("\n")[0] if subs
                 else field.description or "")  # fmt: skip

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import trackerdcs
+from trackerdcs.core.history import Measurement
 
 # roles a family can play in a stand; safety and the UI find their peers by role
 POWER = "power"  # switches module power: answers safe_off, honours the safety heartbeat
@@ -37,6 +38,8 @@ class Family:
     order: int = 50  # start order (lower first); consumers stop first
     roles: frozenset[str] = frozenset()
     ui: dict[str, Any] = field(default_factory=dict)  # panel hints for the web UI
+    # the reference history schema of the family's topics (recorder, Telegraf config)
+    history: tuple[Measurement, ...] = ()
 
     @property
     def topic_root(self) -> str:

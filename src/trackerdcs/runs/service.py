@@ -39,6 +39,7 @@ from trackerdcs.runs.sequencer import Sequencer
 from trackerdcs.runs.store import open_run_store
 from trackerdcs.runtime.pids import alive
 from trackerdcs.storage.historian import open_historian
+from trackerdcs.storage.schema import for_stand
 
 WATCH = 0.5  # s between checks of safety and power during a run
 
@@ -470,12 +471,14 @@ class RunsService(Service):
             await self.bus.request("recorder", "flush", None, self.cfg.flush_timeout)
         modules = {m["channel"]: m["module"] for m in doc["modules"]}
         cooling = tuple(peers.cooling(self.stand))
+        reference = {t: m.name for t, m in for_stand(self.stand, "reference").reference.items()}
 
         def read() -> dict[str, Any]:
             h = open_historian(self.stand)
             try:
                 return conditions.snapshot(h, doc["start"], doc["end"], self.power or "dcs",
-                                           cooling, peers.safety(self.stand), modules)  # fmt: skip
+                                           cooling, peers.safety(self.stand), modules,
+                                           reference)  # fmt: skip
             finally:
                 h.close()
 

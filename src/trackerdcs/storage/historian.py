@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from trackerdcs.config.model import Stand
-from trackerdcs.storage.points import Bucket, Point
+from trackerdcs.storage.points import Bucket, Point, Value
 
 
 class HistorianError(Exception):
@@ -19,7 +19,10 @@ class Historian(Protocol):
 
     def series(self, match: str = "") -> list[str]: ...
 
-    def raw(self, series: str, start: float, end: float) -> list[tuple[float, float]]: ...
+    def raw(self, series: str, start: float, end: float) -> list[tuple[float, Value]]: ...
+
+    def exists(self, series: str) -> bool:
+        """Whether the series was ever written (a query of a misspelt name says so)."""
 
     def buckets(self, series: str, start: float, end: float, n: int) -> list[Bucket]: ...
 

@@ -15,8 +15,9 @@ import httpx
 
 from trackerdcs.config.model import Stand
 from trackerdcs.config.secrets import read_secret
+from trackerdcs.storage.config import Retention
 from trackerdcs.storage.historian import HistorianError
-from trackerdcs.storage.points import Bucket, Point, parse_series, series_key
+from trackerdcs.storage.points import Bucket, Point, Value, parse_series, series_key
 
 
 def _escape_key(s: str) -> str:
@@ -27,11 +28,35 @@ def _escape_meas(s: str) -> str:
     return s.replace("\\", "\\\\").replace(",", r"\,").replace(" ", r"\ ")
 
 
+def field_value(v: Value) -> str:
+    """Line-protocol field value: the type travels with it (1.0 float, 1i integer)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return f"{v}i"
+    if isinstance(v, float):
+        return repr(v)
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def line(p: Point) -> str:
     tags = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(p.tags))
-    return (
-        f"{_escape_meas(p.measurement)}{tags} {_escape_key(p.field)}={p.value!r} {int(p.ts * 1e6)}"
-    )
+    value = field_value(p.value)
+    return f"{_escape_meas(p.measurement)}{tags} {_escape_key(p.field)}={value} {int(p.ts * 1e6)}"
+
+
+def lines(points: list[Point]) -> list[str]:
+    """One line per measurement, tag set and time with all its fields (as Telegraf writes):
+    a channel message is one line, not thirty."""
+    grouped: dict[tuple[str, tuple[tuple[str, str], ...], float], list[Point]] = {}
+    for p in points:
+        grouped.setdefault((p.measurement, p.tags, p.ts), []).append(p)
+    out = []
+    for (meas, tags, ts), group in grouped.items():
+        tagpart = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(tags))
+        fields = ",".join(f"{_escape_key(p.field)}={field_value(p.value)}" for p in group)
+        out.append(f"{_escape_meas(meas)}{tagpart} {fields} {int(ts * 1e6)}")
+    return out
 
 
 def _split_escaped(s: str, sep: str, maxsplit: int = -1) -> list[str]:
@@ -63,13 +88,24 @@ def _literal(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _duration(days: float) -> str:
+    return "INF" if days <= 0 else f"{max(1, round(days * 24))}h"
+
+
+# rollups: retention policy -> (GROUP BY interval, the days kept from the recorder's retention)
+ROLLUP_POLICIES = {"rollup_1m": ("1m", "minute_days"), "rollup_1h": ("1h", "hour_days")}
+
+
 class InfluxHistorian:
     def __init__(self, base_url: str, database: str, username: str | None = None,
-                 password: str | None = None, timeout: float = 10.0):  # fmt: skip
+                 password: str | None = None, timeout: float = 10.0,
+                 retention: Retention | None = None):  # fmt: skip
         self.database = database
         auth = (username, password or "") if username else None
         self.http = httpx.Client(base_url=base_url, auth=auth, timeout=timeout)
-        self._created = False
+        self.retention = retention
+        self._created = False  # by this writer, with its rollups
+        self._exists = False  # seen by a reader
 
     @classmethod
     def from_stand(cls, stand: Stand) -> InfluxHistorian:
@@ -83,7 +119,9 @@ class InfluxHistorian:
         elif s.influx_password_env:
             password = os.environ.get(s.influx_password_env)
         host = u.hostname or "127.0.0.1"
-        return cls(f"{scheme}://{host}:{u.port or 8086}", database, u.username, password)
+        recorder = stand.section("recorder")
+        return cls(f"{scheme}://{host}:{u.port or 8086}", database, u.username, password,
+                   retention=recorder.retention if recorder is not None else None)  # fmt: skip
 
     def _query(self, q: str, write: bool = False) -> list[dict]:
         try:
@@ -101,16 +139,62 @@ class InfluxHistorian:
                 raise HistorianError(f"influxdb query: {res['error']}")
         return results
 
+    def _databases(self) -> set[str]:
+        return {v[0] for res in self._query("SHOW DATABASES")
+                for s in res.get("series", []) for v in s.get("values", [])}  # fmt: skip
+
     def _ensure_db(self) -> None:
-        if not self._created:
-            self._query(f"CREATE DATABASE {_ident(self.database)}", write=True)
-            self._created = True
+        """Before the first write: the database, and with a retention the rollup policies
+        and their continuous queries. A database trackerdcs creates keeps raw points
+        `raw_days` (its default policy `raw`); an existing one keeps its own default policy
+        (shortening it would delete a lab's history): only the rollups are added."""
+        if self._created:
+            return
+        db, r = _ident(self.database), self.retention
+        if self.database not in self._databases():
+            with_rp = f' WITH DURATION {_duration(r.raw_days)} NAME "raw"' if r else ""
+            self._query(f"CREATE DATABASE {db}{with_rp}", write=True)
+        if r is not None:
+            self._rollups(r)
+        self._created = True
+
+    def _rollups(self, r: Retention) -> None:
+        db = _ident(self.database)
+        policies = {v[0]: v for res in self._query("SHOW RETENTION POLICIES")
+                    for s in res.get("series", []) for v in s.get("values", [])}  # fmt: skip
+        default = next((name for name, *_, is_default in policies.values() if is_default),
+                       "autogen")  # fmt: skip
+        cqs = {v[0] for res in self._query("SHOW CONTINUOUS QUERIES")
+               for s in res.get("series", []) if s.get("name") == self.database
+               for v in s.get("values", [])}  # fmt: skip
+        for rp, (every, attr) in ROLLUP_POLICIES.items():
+            duration = _duration(getattr(r, attr))
+            verb = "ALTER" if rp in policies else "CREATE"
+            self._query(f"{verb} RETENTION POLICY {_ident(rp)} ON {db} DURATION {duration} "
+                        "REPLICATION 1", write=True)  # fmt: skip
+            cq = f"trackerdcs_{rp}"
+            if cq not in cqs:
+                # strings have no mean: InfluxDB leaves them out of the wildcard
+                self._query(
+                    f"CREATE CONTINUOUS QUERY {_ident(cq)} ON {db} BEGIN SELECT mean(*), "
+                    f"min(*), max(*) INTO {db}.{_ident(rp)}.:MEASUREMENT FROM "
+                    f"{db}.{_ident(default)}./.*/ GROUP BY time({every}), * END",
+                    write=True,
+                )
+
+    def _readable(self) -> None:
+        """Reads never create the database they read: a wrong name is an error."""
+        if self._created or self._exists:
+            return
+        if self.database not in self._databases():
+            raise HistorianError(f"influxdb: database '{self.database}' does not exist")
+        self._exists = True
 
     def write(self, points: list[Point]) -> None:
         if not points:
             return
         self._ensure_db()
-        body = "\n".join(line(p) for p in points).encode()
+        body = "\n".join(lines(points)).encode()
         try:
             r = self.http.post("/write", params={"db": self.database, "precision": "u"},
                                content=body)  # fmt: skip
@@ -123,7 +207,7 @@ class InfluxHistorian:
             raise HistorianError(f"influxdb write: HTTP {r.status_code}: {r.text[:200]}")
 
     def series(self, match: str = "") -> list[str]:
-        self._ensure_db()
+        self._readable()
         fields: dict[str, list[str]] = {}
         for res in self._query("SHOW FIELD KEYS"):
             for s in res.get("series", []):
@@ -137,25 +221,28 @@ class InfluxHistorian:
                     keys += [series_key(meas, tags, f) for f in fields.get(meas, [])]
         return sorted(k for k in keys if match in k)
 
+    def exists(self, series: str) -> bool:
+        return series in self.series(series)
+
     def _where(self, series: str, start: float, end: float, end_op: str = "<=") -> tuple[str, str]:
         s = parse_series(series)
         cond = "".join(f" AND {_ident(k)}={_literal(v)}" for k, v in sorted(s.tags.items()))
         time_cond = f"time >= {int(start * 1e6)}u AND time {end_op} {int(end * 1e6)}u"
         return f"FROM {_ident(s.measurement)} WHERE {time_cond}{cond}", _ident(s.field)
 
-    def raw(self, series: str, start: float, end: float) -> list[tuple[float, float]]:
-        self._ensure_db()
+    def raw(self, series: str, start: float, end: float) -> list[tuple[float, Value]]:
+        self._readable()
         where, fld = self._where(series, start, end)
-        out: list[tuple[float, float]] = []
+        out: list[tuple[float, Value]] = []
         for res in self._query(f"SELECT {fld} {where}"):
             for s in res.get("series", []):
-                out += [(t / 1e6, float(v)) for t, v in s["values"] if v is not None]
+                out += [(t / 1e6, v) for t, v in s["values"] if v is not None]
         return out
 
     def buckets(self, series: str, start: float, end: float, n: int) -> list[Bucket]:
         if n < 1 or end <= start:
             raise ValueError("need n >= 1 buckets and end after start")
-        self._ensure_db()
+        self._readable()
         width_us = max(1, int((end - start) * 1e6 / n))
         where, fld = self._where(series, start, end, "<")
         offset = int(start * 1e6) % width_us

@@ -1,7 +1,9 @@
 """Points and series names shared by the recorder, both historians and the query tools.
 
-A series is one numeric field of one measurement with one tag set, written in line-protocol
-style: `sensors,sensor=room:temperature`.
+A series is one field of one measurement with one tag set, written in line-protocol style:
+`sensors,sensor=room:temperature`. A field's value is a float, an integer (enum indices,
+status words), a boolean or a string (`fsm_state`), as InfluxDB types fields; a series keeps
+one type (InfluxDB refuses a point whose type differs from the field's).
 """
 
 from __future__ import annotations
@@ -9,12 +11,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+Value = float | int | bool | str
+
+
+def numeric(v: Value) -> bool:
+    return not isinstance(v, str)
+
 
 @dataclass(frozen=True)
 class Point:
     measurement: str
     field: str
-    value: float
+    value: Value
     ts: float  # epoch seconds
     tags: tuple[tuple[str, str], ...] = ()
 
@@ -27,7 +35,9 @@ class Point:
 
     @classmethod
     def from_json(cls, d: list) -> Point:
-        return cls(d[0], d[1], float(d[2]), float(d[3]), tuple((str(k), str(v)) for k, v in d[4]))
+        # JSON keeps the type apart from an integral float, which `to_json` wrote as 1.0
+        value = d[2] if isinstance(d[2], bool | int | float | str) else str(d[2])
+        return cls(d[0], d[1], value, float(d[3]), tuple((str(k), str(v)) for k, v in d[4]))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The recorder service (`trackerdcs run recorder`): every numeric field on the bus into the
-historian, with the message's own timestamp and tags naming where it came from.
+"""The recorder service (`trackerdcs run recorder`): every field on the bus into the
+historian, named by the stand's history schema (`storage/schema.py`), at the message's own
+timestamp, thinned to what changed (`storage/thinning.py`), pruned by retention.
 
 Writes are batched by one coroutine (the historian call runs on a worker thread). When
 the historian is unreachable, batches go to a
@@ -10,14 +11,11 @@ a point once per (series, timestamp), a batch replayed twice cannot duplicate an
 from __future__ import annotations
 
 import asyncio
-import json
-import math
+import time
 from collections.abc import Collection
 from typing import Any
 
 from trackerdcs.config.model import StandBase
-from trackerdcs.core import payload as pl
-from trackerdcs.core import peers
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Command, command
 from trackerdcs.core.publisher import StatePublisher
@@ -28,83 +26,14 @@ from trackerdcs.storage.config import RecorderConfig
 from trackerdcs.storage.historian import HistorianError, open_historian
 from trackerdcs.storage.journal import Journal
 from trackerdcs.storage.points import Point
-
-SKIP_FIELDS = {"ts", "id", "since"}
-
-
-def _tag(v: Any) -> str:
-    # `,` and `=` separate tags in series names
-    return str(v).replace(",", "_").replace("=", "_") if v is not None else ""
+from trackerdcs.storage.schema import Schema, decode, for_stand
+from trackerdcs.storage.thinning import Thinning
 
 
-def _flatten(d: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k, v in d.items():
-        if k in SKIP_FIELDS and not prefix:
-            continue
-        name = f"{prefix}{k}"
-        if isinstance(v, int | float):  # bool too: a state as 0/1
-            out[name] = float(v)
-        elif isinstance(v, dict) and depth < 3:
-            out.update(_flatten(v, f"{name}.", depth + 1))
-    return out
-
-
-def to_points(topic: str, raw: bytes,
-              environment: Collection[str] = ("sensors",)) -> list[Point]:  # fmt: skip
+def to_points(topic: str, raw: bytes, environment: Collection[str] = ("sensors",),
+              schema: Schema | None = None) -> list[Point]:  # fmt: skip
     """The points one bus message carries (empty when it carries no number)."""
-    return decode(topic, raw, environment)[0]
-
-
-def decode(topic: str, raw: bytes,
-           environment: Collection[str] = ("sensors",)) -> tuple[list[Point], int]:  # fmt: skip
-    """(points, rejected): a value that is not a finite number is no reading and is
-    rejected alone; a message whose own `ts` is not a finite number has no time at all,
-    and all its values are rejected. Raises ValueError for malformed JSON."""
-    # `/hmp4040/status` (the Lyon and Pisa services) is named like `hmp4040/status`
-    parts = topic.lstrip("/").split("/")
-    text = raw.decode("utf-8", "replace").strip()
-    if len(parts) == 2 and parts[1] == "online":
-        if text in ("true", "false"):
-            return [Point("online", "value", float(text == "true"), pl.now(),
-                          (("service", parts[0]),))], 0  # fmt: skip
-        return [], 0
-    try:
-        data = json.loads(text)
-    except ValueError:
-        if text.startswith(("{", "[")):
-            raise
-        return [], 0
-    if isinstance(data, int | float) and not isinstance(data, bool):
-        # reference-stack plain floats (ESP32 boards): keep the topic as the series name
-        if not math.isfinite(data):
-            return [], 1
-        return [Point("mqtt", "value", float(data), pl.now(), (("topic", topic),))], 0
-    if not isinstance(data, dict):
-        return [], 0
-    values = _flatten(data)
-    ts = data.get("ts")
-    if isinstance(ts, float) and not math.isfinite(ts):
-        return [], len(values)
-    ts = float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else pl.now()
-    svc = parts[0]
-    if (len(parts) == 3 and parts[1] == "channel") or (len(parts) == 2 and parts[1] == "channels"):
-        cid = parts[2] if len(parts) == 3 else data.get("id")
-        if cid is None:
-            return [], 0
-        meas = f"{svc}.channel"
-        tags = {"service": svc, "channel": _tag(cid), "module": _tag(data.get("module"))}
-    elif svc in environment and len(parts) == 2 and parts[1] != "status":
-        meas = "sensors"
-        tags = {"sensor": parts[1], "location": _tag(data.get("location")),
-                "kind": _tag(data.get("kind"))}  # fmt: skip
-    else:
-        meas = ".".join(parts)
-        tags = {"service": svc}
-    # an empty tag cannot be stored by InfluxDB: leave it out everywhere
-    tag_tuple = tuple(sorted((k, v) for k, v in tags.items() if v))
-    good = [Point(meas, f, v, ts, tag_tuple) for f, v in values.items() if math.isfinite(v)]
-    return good, len(values) - len(good)
+    return decode(topic, raw, schema, environment)[0]
 
 
 def excluded(patterns: Collection[str], topic: str) -> bool:
@@ -123,8 +52,9 @@ class RecorderService(Service):
         super().__init__(stand, name)
         self.historian = open_historian(stand)
         self.backend = stand.storage.historian.split(":", 1)[0]
-        # every environment service's readings go to the one `sensors` measurement
-        self.environment = frozenset(peers.environment(stand)) or frozenset({"sensors"})
+        self.schema = for_stand(stand, self.cfg.schema_)
+        self.thinning = Thinning(self.cfg.deadbands, self.cfg.keepalive)
+        self._pruned_at = 0.0
         self.buffer = DiskBuffer(stand.data_dir / f"{self.name}-buffer",
                                  int(self.cfg.buffer_max_mb * 1024 * 1024))  # fmt: skip
         self.journal = Journal(stand.data_dir / f"{self.name}-journal")
@@ -152,7 +82,7 @@ class RecorderService(Service):
         if msg.topic.startswith(f"{self.name}/"):
             return  # our own status would feed back into itself
         try:
-            points, rejected = decode(msg.topic, msg.payload, self.environment)
+            points, rejected = decode(msg.topic, msg.payload, self.schema)
         except ValueError:
             self.malformed += 1
             self.log.debug("malformed JSON on %s ignored", msg.topic)
@@ -164,11 +94,15 @@ class RecorderService(Service):
             self.rejected += rejected
             self.log.warning("%s: %d value(s) not a finite number (or no valid ts), not stored",
                              msg.topic, rejected)  # fmt: skip
-        if points:
-            self.journal.add(points)
-            self._pending.extend(points)
-            if len(self._pending) >= self.cfg.batch_size:
-                self._wake.set()
+        kept = [q for p in points for q in self.thinning.admit(p)]
+        if kept:
+            self._keep(kept)
+
+    def _keep(self, points: list[Point]) -> None:
+        self.journal.add(points)
+        self._pending.extend(points)
+        if len(self._pending) >= self.cfg.batch_size:
+            self._wake.set()
 
     # -- writing (one coroutine: the historian call runs on a worker thread) ---------------
     def _take(self) -> list[Point]:
@@ -218,10 +152,28 @@ class RecorderService(Service):
             except TimeoutError:
                 pass  # fmt: skip
             self._wake.clear()
+            if swept := self.thinning.sweep(time.time()):
+                self._keep(swept)
             try:
                 await self.drain()
             except Exception:
                 self.log.exception("writer failed")
+            await self._prune()
+
+    async def _prune(self) -> None:
+        r = self.cfg.retention
+        prune = getattr(self.historian, "prune", None)
+        if prune is None or time.monotonic() - self._pruned_at < r.prune_every:
+            return
+        self._pruned_at = time.monotonic()
+        try:
+            n = await asyncio.to_thread(prune, time.time(), r.raw_days,
+                                        {60: r.minute_days, 3600: r.hour_days})  # fmt: skip
+        except HistorianError as exc:
+            self.log.warning("retention pass failed: %s", exc)
+            return
+        if n:
+            self.log.info("retention: %d rows past their time deleted", n)
 
     @command("flush", help="write everything pending now")
     async def flush(self, cmd: Command) -> dict[str, Any]:
@@ -240,6 +192,9 @@ class RecorderService(Service):
             "dropped": self.buffer.dropped,
             "malformed": self.malformed,
             "rejected": self.rejected,
+            "schema": self.schema.name,
+            "received_values": self.thinning.seen,
+            "stored_values": self.thinning.kept,
             "last_error": self.last_error,
         }
 

@@ -3,7 +3,12 @@
 Raw points live in a WITHOUT ROWID table keyed by (series, ts), so a range query is an index
 range scan and a replayed point is ignored rather than stored twice. Triggers keep per-minute
 and per-hour rollups (count, sum, min, max) up to date for exactly the rows that were
-inserted, so long-range downsampled queries never touch raw rows.
+inserted, so long-range downsampled queries never touch raw rows. String fields (states such
+as `fsm_state`) have a table of their own, without rollups.
+
+Retention (`prune`) deletes raw rows older than `raw_days` and rollup rows older than theirs,
+series by series along the primary key, in short transactions the recorder's writes can
+interleave with; a downsampled query older than the raw rows reads the minute rollups.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import threading
 from pathlib import Path
 
 from trackerdcs.storage.historian import HistorianError
-from trackerdcs.storage.points import Bucket, Point, parse_series
+from trackerdcs.storage.points import Bucket, Point, Value, parse_series
 
 ROLLUPS = (60, 3600)
 
@@ -26,6 +31,9 @@ CREATE TABLE IF NOT EXISTS series (
     measurement TEXT NOT NULL, field TEXT NOT NULL, tags TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS points (
     series INTEGER NOT NULL, ts REAL NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (series, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS texts (
+    series INTEGER NOT NULL, ts REAL NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (series, ts)) WITHOUT ROWID;
 """
 
@@ -45,6 +53,8 @@ END;
 
 
 class SqliteHistorian:
+    raw_floor = 0.0  # raw rows before this were pruned: older ranges come from rollups
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,8 +79,13 @@ class SqliteHistorian:
         with self._lock:
             try:
                 self.db.execute("BEGIN")
-                rows = [(self._series_id(p), p.ts, p.value) for p in points]
+                rows = [(self._series_id(p), p.ts, p.value) for p in points
+                        if not isinstance(p.value, str)]  # fmt: skip
+                texts = [(self._series_id(p), p.ts, p.value) for p in points
+                         if isinstance(p.value, str)]  # fmt: skip
                 self.db.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?)", rows)
+                if texts:
+                    self.db.executemany("INSERT OR IGNORE INTO texts VALUES (?,?,?)", texts)
                 self.db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self.db.in_transaction:
@@ -88,15 +103,45 @@ class SqliteHistorian:
             rows = self.db.execute("SELECT key FROM series ORDER BY key").fetchall()
         return [r[0] for r in rows if match in r[0]]
 
-    def raw(self, series: str, start: float, end: float) -> list[tuple[float, float]]:
+    def exists(self, series: str) -> bool:
+        with self._lock:
+            return self._id(series) is not None
+
+    def raw(self, series: str, start: float, end: float) -> list[tuple[float, Value]]:
         with self._lock:
             sid = self._id(series)
             if sid is None:
                 return []
-            return self.db.execute(
+            rows = self.db.execute(
                 "SELECT ts, value FROM points WHERE series=? AND ts>=? AND ts<=? ORDER BY ts",
                 (sid, start, end),
             ).fetchall()
+            if not rows:
+                rows = self.db.execute(
+                    "SELECT ts, value FROM texts WHERE series=? AND ts>=? AND ts<=? ORDER BY ts",
+                    (sid, start, end),
+                ).fetchall()
+            return rows
+
+    def prune(self, now: float, raw_days: float, rollup_days: dict[int, float]) -> int:
+        """Delete what is past retention (0 days: keep for ever); returns rows deleted."""
+        cuts = [("points", "ts", raw_days), ("texts", "ts", max(raw_days, rollup_days[60]))]
+        cuts += [(f"rollup_{w}", "bucket", rollup_days[w]) for w in ROLLUPS]
+        deleted = 0
+        with self._lock:
+            ids = [r[0] for r in self.db.execute("SELECT id FROM series")]
+        for table, col, days in cuts:
+            if days <= 0:
+                continue
+            cutoff = now - days * 86400
+            for sid in ids:
+                with self._lock:  # one short transaction per series: writes get in between
+                    cur = self.db.execute(f"DELETE FROM {table} WHERE series=? AND {col}<?",
+                                          (sid, cutoff))  # fmt: skip
+                    deleted += cur.rowcount
+            if table == "points":
+                self.raw_floor = cutoff
+        return deleted
 
     def buckets(self, series: str, start: float, end: float, n: int) -> list[Bucket]:
         if n < 1 or end <= start:
@@ -109,6 +154,8 @@ class SqliteHistorian:
             # the coarsest rollup that still gives several source rows per bucket; the
             # partial rollup buckets at both ends of the range come from raw rows instead
             w = next((w for w in reversed(ROLLUPS) if width >= 4 * w), None)
+            if w is None and start < self.raw_floor:
+                w = ROLLUPS[0]  # the raw rows of that time are gone: minutes are the finest
             lo = -(-start // w) * w if w else end
             hi = (end // w) * w if w else end
             if w is None or lo >= hi:
