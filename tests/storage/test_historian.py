@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from trackerdcs.config import load_stand
@@ -57,3 +59,86 @@ def test_long_range_uses_rollups_with_the_same_answer(tmp_path) -> None:
     mean = sum(b.mean * b.count for b in first_6h) / sum(b.count for b in first_6h)
     assert coarse[0].mean == pytest.approx(mean)
     h.close()
+
+
+def test_typed_values_keep_their_type(storage_yaml: str, tmp_path) -> None:
+    path = tmp_path / "stand.yaml"
+    path.write_text(f"state_dir: {tmp_path / 'var'}\n" + storage_yaml)
+    h = open_historian(load_stand(path))
+    try:
+        tags = (("id", "1"),)
+        h.write([Point("channels", "fsm_state", "HV_ON", T0, tags),
+                 Point("channels", "lv_status", 1, T0, tags),
+                 Point("channels", "lv_vMon", 10.5, T0, tags)])  # fmt: skip
+        assert h.raw("channels,id=1:fsm_state", T0 - 1, T0 + 1) == [(T0, "HV_ON")]
+        assert h.raw("channels,id=1:lv_status", T0 - 1, T0 + 1)[0][1] == 1
+        assert h.exists("channels,id=1:lv_vMon") and not h.exists("channels,id=2:lv_vMon")
+    finally:
+        h.close()
+
+
+def test_retention_drops_old_raw_rows_and_long_ranges_still_answer(tmp_path) -> None:
+    from trackerdcs.storage.sqlite import SqliteHistorian
+
+    h = SqliteHistorian(tmp_path / "h.sqlite")
+    day = 86400
+    t0 = T0 - T0 % 3600
+    now = t0 + 40 * day
+    # a point a minute for 40 days
+    h.write([Point("m", "v", float(i % 7), t0 + 60 * i) for i in range(40 * 1440)])
+    deleted = h.prune(now, raw_days=30, rollup_days={60: 35, 3600: 0})
+    rows = h.raw("m:v", t0, now)
+    assert rows and rows[0][0] >= now - 30 * day  # raw: 30 days left
+    assert len(rows) == 30 * 1440
+    assert deleted == 10 * 1440 + 5 * 24 * 60  # raw rows of 10 days, minute rollups of 5
+    h.close()
+    h = SqliteHistorian(tmp_path / "h.sqlite")  # another process: it knows what was pruned
+    # a month ago at hour resolution comes from the rollups that are kept
+    old = h.buckets("m:v", t0, t0 + 10 * day, 10)
+    assert len(old) == 10 and all(b.count == 1440 for b in old)
+    # minutes and raw rows past their retention: an hour 36 days back has its hour rollup
+    hour = h.buckets("m:v", now - 36 * day, now - 36 * day + 3600, 4)
+    assert [b.count for b in hour] == [60]
+    # an hour 32 days back still has its minutes
+    minutes = h.buckets("m:v", now - 32 * day, now - 32 * day + 3600, 4)
+    assert [b.count for b in minutes] == [15, 15, 15, 15]
+    h.close()
+
+
+def test_influx_gets_retention_policies_and_rollups_and_reads_create_nothing(
+    influx, tmp_path
+) -> None:
+    import uuid
+
+    import httpx
+
+    from trackerdcs.storage.historian import HistorianError
+
+    db = f"ret{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "stand.yaml"
+    path.write_text(f"state_dir: {tmp_path / 'var'}\n" + influx.storage_yaml(db)
+                    + "recorder: {retention: {raw_days: 14, minute_days: 200}}\n")  # fmt: skip
+    http = httpx.Client(base_url=influx.url, auth=(influx.username, influx.password))
+
+    def q(text: str) -> list:
+        res = http.get("/query", params={"q": text, "db": db}).json()["results"][0]
+        return [v for s in res.get("series", []) for v in s.get("values", [])]
+
+    reader = open_historian(load_stand(path))
+    with pytest.raises(HistorianError, match=f"database '{db}' does not exist"):
+        reader.raw("m:v", T0, T0 + 1)
+    assert [db] not in q("SHOW DATABASES")  # the misspelt read made no database
+    writer = open_historian(load_stand(path))
+    now = float(int(time.time()))
+    # a point older than the raw policy keeps is refused by InfluxDB; the rest is written
+    writer.write([Point("m", "v", 1.0, now), Point("m", "v", 0.5, now - 20 * 86400)])
+    assert writer.expired == 1
+    policies = {p[0]: (p[1], p[-1]) for p in q("SHOW RETENTION POLICIES")}
+    assert policies == {"raw": ("336h0m0s", True), "rollup_1m": ("4800h0m0s", False),
+                        "rollup_1h": ("0s", False)}  # fmt: skip
+    cqs = " ".join(str(v) for v in q("SHOW CONTINUOUS QUERIES"))
+    assert f"INTO {db}.rollup_1m.:MEASUREMENT FROM {db}.raw./.*/ GROUP BY time(1m)" in cqs
+    assert f"INTO {db}.rollup_1h.:MEASUREMENT FROM {db}.raw./.*/ GROUP BY time(1h)" in cqs
+    assert reader.raw("m:v", now - 30 * 86400, now + 1) == [(now, 1.0)]
+    writer.close()
+    reader.close()

@@ -128,3 +128,47 @@ def test_influx_down_for_30s_every_point_arrives_exactly_once(
             influx.start()
         proc.terminate()
         proc.wait(15)
+
+
+def test_query_takes_short_names_and_says_when_a_series_does_not_exist(recorder) -> None:
+    path, probe = recorder
+    ts = time.time() - 5
+    for i in (1, 2):
+        probe.publish(f"dcs/channel/{i}", {"id": i, "module": f"M{i}", "lv_iMon": 0.5 * i,
+                                           "ts": ts})  # fmt: skip
+    probe.publish("sensors/room", {"temperature": 21.5, "kind": "ambient", "ts": ts})
+    assert probe.command("recorder", "flush", timeout=20)["ok"]
+    # a short name: measurement or tag values, then the field
+    assert [r["value"] for r in query(path, "raw", "room:temperature", "--start=-1m")] == [21.5]
+    both = query(path, "raw", "lv_iMon", "--start=-1m")  # every series of that field
+    assert sorted(r["value"] for r in both) == [0.5, 1.0]
+    assert [r["value"] for r in query(path, "raw", "M2:lv_iMon", "--start=-1m")] == [1.0]
+    # a series that does not exist: said, with names like it, and a failure exit
+    out = subprocess.run([sys.executable, "-m", "trackerdcs", "query", "--config", str(path),
+                          "raw", "room:temprature"], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert out.returncode == 1 and out.stdout == ""
+    assert "no series 'room:temprature'" in out.stderr
+    # a range with no points is said too (values are stored when they change)
+    out = subprocess.run([sys.executable, "-m", "trackerdcs", "query", "--config", str(path),
+                          "raw", "room:temperature", "--start=-1h", "--end=-30m"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0 and "no points between" in out.stderr
+
+
+def test_query_reads_the_demo_state_dir_without_flags_and_creates_nothing(tmp_path: Path) -> None:
+    from trackerdcs.storage.points import Point
+    from trackerdcs.storage.sqlite import SqliteHistorian
+
+    argv = [sys.executable, "-m", "trackerdcs", "query", "raw", "room:temperature"]
+    out = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "no demo data" in out.stderr
+    (tmp_path / "trackerdcs-demo").mkdir()
+    out = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "no historian at" in out.stderr
+    assert not (tmp_path / "trackerdcs-demo" / "history.sqlite").exists()  # none created
+    h = SqliteHistorian(tmp_path / "trackerdcs-demo" / "history.sqlite")
+    h.write([Point("sensors", "temperature", 20.5, time.time() - 60, (("sensor", "room"),))])
+    h.close()
+    out = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "20.5" in out.stdout

@@ -29,13 +29,18 @@ class Historian(Protocol):
     def close(self) -> None: ...
 
 
-def open_historian(stand: Stand) -> Historian:
+def open_historian(stand: Stand, create: bool = True) -> Historian:
+    """`create=False` (readers such as `trackerdcs query`): a historian that does not exist
+    is an error, not a new empty one."""
     url = stand.storage.historian
     if url.startswith("sqlite:///"):
         from trackerdcs.storage.sqlite import SqliteHistorian
 
         path = Path(url.removeprefix("sqlite:///")).expanduser()
-        return SqliteHistorian(path if path.is_absolute() else stand.data_dir / path)
+        path = path if path.is_absolute() else stand.data_dir / path
+        if not create and not path.exists():
+            raise HistorianError(f"no historian at {path} (nothing was recorded there)")
+        return SqliteHistorian(path)
     from trackerdcs.storage.influx import InfluxHistorian
 
     return InfluxHistorian.from_stand(stand)

@@ -8,6 +8,7 @@ never stores anything twice.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -92,6 +93,7 @@ def _duration(days: float) -> str:
     return "INF" if days <= 0 else f"{max(1, round(days * 24))}h"
 
 
+BEYOND_RETENTION = re.compile(r"points beyond retention policy dropped=(\d+)")
 # rollups: retention policy -> (GROUP BY interval, the days kept from the recorder's retention)
 ROLLUP_POLICIES = {"rollup_1m": ("1m", "minute_days"), "rollup_1h": ("1h", "hour_days")}
 
@@ -106,6 +108,7 @@ class InfluxHistorian:
         self.retention = retention
         self._created = False  # by this writer, with its rollups
         self._exists = False  # seen by a reader
+        self.expired = 0  # points refused as older than the retention policy keeps
 
     @classmethod
     def from_stand(cls, stand: Stand) -> InfluxHistorian:
@@ -203,6 +206,11 @@ class InfluxHistorian:
         if r.status_code == 404 and "database not found" in r.text:
             self._created = False
             raise HistorianError("influxdb: database not found (will be created)")
+        if r.status_code == 400 and (m := BEYOND_RETENTION.search(r.text)):
+            # the rest was written; points older than the policy keeps cannot ever be: a
+            # replay after a long outage must not retry them for ever
+            self.expired += int(m.group(1))
+            return
         if r.status_code >= 400:
             raise HistorianError(f"influxdb write: HTTP {r.status_code}: {r.text[:200]}")
 

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS series (
 CREATE TABLE IF NOT EXISTS points (
     series INTEGER NOT NULL, ts REAL NOT NULL, value REAL NOT NULL,
     PRIMARY KEY (series, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pruned (resolution INTEGER PRIMARY KEY, floor REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS texts (
     series INTEGER NOT NULL, ts REAL NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (series, ts)) WITHOUT ROWID;
@@ -53,15 +54,17 @@ END;
 
 
 class SqliteHistorian:
-    raw_floor = 0.0  # raw rows before this were pruned: older ranges come from rollups
-
     def __init__(self, path: Path):
+        # resolution (0: raw) -> rows before this time were pruned: a query older than the
+        # finest resolution's floor reads the next one still kept
+        self.floors: dict[int, float] = {0: 0.0, **{w: 0.0 for w in ROLLUPS}}
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.db.executescript(SCHEMA + "".join(ROLLUP_SCHEMA.format(w=w) for w in ROLLUPS))
         self._ids: dict[str, int] = {}
+        self.floors.update(dict(self.db.execute("SELECT resolution, floor FROM pruned")))
 
     def _series_id(self, p: Point) -> int:
         key = p.series
@@ -125,12 +128,14 @@ class SqliteHistorian:
 
     def prune(self, now: float, raw_days: float, rollup_days: dict[int, float]) -> int:
         """Delete what is past retention (0 days: keep for ever); returns rows deleted."""
-        cuts = [("points", "ts", raw_days), ("texts", "ts", max(raw_days, rollup_days[60]))]
-        cuts += [(f"rollup_{w}", "bucket", rollup_days[w]) for w in ROLLUPS]
+        cuts = [("points", "ts", raw_days, 0),
+                ("texts", "ts", 0 if 0 in (raw_days, rollup_days[60])
+                 else max(raw_days, rollup_days[60]), -1)]  # fmt: skip
+        cuts += [(f"rollup_{w}", "bucket", rollup_days[w], w) for w in ROLLUPS]
         deleted = 0
         with self._lock:
             ids = [r[0] for r in self.db.execute("SELECT id FROM series")]
-        for table, col, days in cuts:
+        for table, col, days, resolution in cuts:
             if days <= 0:
                 continue
             cutoff = now - days * 86400
@@ -139,8 +144,11 @@ class SqliteHistorian:
                     cur = self.db.execute(f"DELETE FROM {table} WHERE series=? AND {col}<?",
                                           (sid, cutoff))  # fmt: skip
                     deleted += cur.rowcount
-            if table == "points":
-                self.raw_floor = cutoff
+            if resolution >= 0:
+                self.floors[resolution] = cutoff
+                with self._lock:
+                    self.db.execute("INSERT OR REPLACE INTO pruned VALUES (?, ?)",
+                                    (resolution, cutoff))  # fmt: skip
         return deleted
 
     def buckets(self, series: str, start: float, end: float, n: int) -> list[Bucket]:
@@ -153,9 +161,9 @@ class SqliteHistorian:
                 return []
             # the coarsest rollup that still gives several source rows per bucket; the
             # partial rollup buckets at both ends of the range come from raw rows instead
-            w = next((w for w in reversed(ROLLUPS) if width >= 4 * w), None)
-            if w is None and start < self.raw_floor:
-                w = ROLLUPS[0]  # the raw rows of that time are gone: minutes are the finest
+            kept = [r for r in (0, *ROLLUPS) if start >= self.floors[r]] or [ROLLUPS[-1]]
+            wanted = next((r for r in reversed(kept) if r and width >= 4 * r), kept[0])
+            w = wanted or None
             lo = -(-start // w) * w if w else end
             hi = (end // w) * w if w else end
             if w is None or lo >= hi:
