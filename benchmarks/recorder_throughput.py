@@ -1,8 +1,12 @@
 """Recorder throughput into each historian, and a long downsampled query on SQLite.
 
-1. Through a real Mosquitto: publish N points (messages of 10 numeric fields, QoS 1) to a
-   running `trackerdcs run recorder`; time from the first publish until the recorder reports
-   every point written. Run for SQLite and for a real InfluxDB 1.x (if `influxd` exists).
+1. Through a real Mosquitto: publish N points (messages of 10 numeric fields, every one
+   changed, QoS 1) to a running `trackerdcs run recorder`; time from the first publish until
+   the recorder reports every point written. Run for SQLite and for a real InfluxDB 1.x (if
+   `influxd` exists). In the same run, on the same broker, the peer: a bare paho-mqtt
+   subscriber process (benchmarks/paho_relay.py --count) receiving the same messages, timed
+   from the first publish to the last message's arrival; `ratio` is the peer's time over the
+   recorder's (1.0: the recorder stores as fast as a bare client can receive).
 2. SQLite query: 100 series x 7 days at one point per minute written directly, then the
    downsampled query (1000 buckets of min/mean/max) for all 100 series.
 
@@ -38,10 +42,18 @@ def through_bus(tmp: Path, broker: Mosquitto, storage_yaml: str, points: int) ->
     log = open(tmp / "recorder.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "trackerdcs", "run", "recorder", "-c",
                              str(path)], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    messages = points // FIELDS
+    done = tmp / "peer.done"
+    relay = str(Path(__file__).with_name("paho_relay.py"))
+    peer = subprocess.Popen([sys.executable, relay, broker.host, str(broker.port),
+                             broker.username, str(broker.password_file), "bench/+/status",
+                             "--count", str(messages), "--done", str(done),
+                             "--ready", "peer/ready"])  # fmt: skip
     try:
-        with Probe(stand.bus, subscribe=("recorder/#",)) as p:
+        with Probe(stand.bus, subscribe=("recorder/#", "peer/ready")) as p:
             p.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=30)
-            messages = points // FIELDS
+            p.wait_for("peer/ready", timeout=15)
+            wall0 = time.time()
             t0 = time.monotonic()
             base = time.time() - messages * 0.001
             for i in range(messages):
@@ -56,12 +68,19 @@ def through_bus(tmp: Path, broker: Mosquitto, storage_yaml: str, points: int) ->
                     break
                 time.sleep(0.2)
             elapsed = time.monotonic() - t0
-            return {"points": st["written"], "seconds": round(elapsed, 2),
-                    "points_per_s": round(st["written"] / elapsed),
-                    "publish_seconds": round(published, 2)}  # fmt: skip
+            peer.wait(600)
+            peer_elapsed = float(done.read_text()) - wall0
+            return {"points": st["written"], "sent": messages * FIELDS,
+                    "seconds": round(elapsed, 2), "points_per_s": round(st["written"] / elapsed),
+                    "publish_seconds": round(published, 2),
+                    "peer_seconds": round(peer_elapsed, 2),
+                    "peer_points_per_s": round(messages * FIELDS / peer_elapsed),
+                    "ratio": round(peer_elapsed / elapsed, 2)}  # fmt: skip
     finally:
         proc.terminate()
         proc.wait(30)
+        if peer.poll() is None:
+            peer.kill()
 
 
 def sqlite_query(tmp: Path) -> dict:
