@@ -195,6 +195,8 @@ class RecorderService(Service):
             "schema": self.schema.name,
             "received_values": self.thinning.seen,
             "stored_values": self.thinning.kept,
+            # InfluxDB: points older than its raw retention policy keeps (refused, not retried)
+            "expired": getattr(self.historian, "expired", 0),
             "last_error": self.last_error,
         }
 

@@ -152,7 +152,8 @@ function renderModules() {
         <td class="control"><input class="hv-set" type="number" step="1" aria-label="HV setpoint"> <button class="hv-apply">set</button></td>`;
       tbody.appendChild(tr);
     }
-    tr.className = stale;
+    // a channel the IOC no longer serves: its last numbers are not current (they are null)
+    tr.className = stale || (c.connected === false || c.fsm_state === "DISCONNECTED" ? "stale" : "");
     $(".module", tr).textContent = c.module || "";
     setState($(".state", tr), c.fsm_state);
     $(".state", tr).title = c.reason || "";
@@ -169,7 +170,7 @@ function renderChiller() {
   const s = T(`${roots.chiller}/status`);
   const up = online(roots.chiller);
   setState($("#chiller-state"), up ? s?.fsm_state : (s ? "OFFLINE" : "not configured"));
-  $("#chiller-card").classList.toggle("stale", !up);
+  $("#chiller-card").classList.toggle("stale", !up || s?.fsm_state === "DISCONNECTED");
   if (!s) return;
   $("#chiller-temp").textContent = `${num(s.internal_temp)} °C`;
   const used = s.used_setpoint;
