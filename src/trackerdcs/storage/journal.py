@@ -12,9 +12,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from trackerdcs.storage.points import Point
+
+
+def _grouped(points: list[Point]) -> list[list[Any]]:
+    """One line per measurement, tag set and time (a message's values share them): one
+    JSON encoding per message instead of one per value."""
+    groups: dict[tuple[str, tuple[tuple[str, str], ...], float], list[list[Any]]] = {}
+    for p in points:
+        groups.setdefault((p.measurement, p.tags, p.ts), []).append([p.field, p.value])
+    return [[m, [list(t) for t in tags], ts, fields] for (m, tags, ts), fields in groups.items()]
+
+
+def _expand(line: list[Any]) -> list[Point]:
+    if len(line) == 5:  # one point per line (journals written before the grouping)
+        return [Point.from_json(line)]
+    m, tags, ts, fields = line
+    return [Point.from_json([m, f, v, ts, tags]) for f, v in fields]
 
 
 class Journal:
@@ -27,11 +43,11 @@ class Journal:
 
     def leftovers(self) -> list[Point]:
         """Everything journalled by a previous run; its files are removed by `done()`."""
-        points = []
+        points: list[Point] = []
         for f in sorted(self.dir.glob("*.jsonl")):
             for line in f.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
-                    points.append(Point.from_json(json.loads(line)))
+                    points += _expand(json.loads(line))
                 except (ValueError, TypeError, IndexError):
                     continue  # the last line of a killed writer may be cut short
         return points
@@ -44,7 +60,7 @@ class Journal:
     def add(self, points: list[Point]) -> None:
         if self._fh is None:
             self._fh = open(self.current, "a", encoding="utf-8")  # noqa: SIM115
-        self._fh.write("".join(json.dumps(p.to_json()) + "\n" for p in points))
+        self._fh.write("".join(json.dumps(g) + "\n" for g in _grouped(points)))
         self._fh.flush()  # in the kernel now: a killed process cannot lose it
 
     def rotate(self) -> Path | None:

@@ -42,6 +42,22 @@ def excluded(patterns: Collection[str], topic: str) -> bool:
     return any(matches(p, topic) or matches(p, bare) for p in patterns)
 
 
+class Exclusions:
+    """`excluded` for one set of patterns, remembered per topic (a stand has few topics)."""
+
+    def __init__(self, patterns: Collection[str]):
+        self.patterns = tuple(patterns)
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, topic: str) -> bool:
+        hit = self._seen.get(topic)
+        if hit is None:
+            if len(self._seen) > 100_000:  # topics made up by a fuzzer: do not grow for ever
+                self._seen.clear()
+            hit = self._seen[topic] = excluded(self.patterns, topic)
+        return hit
+
+
 class RecorderService(Service):
     section = "recorder"
     default_name = "recorder"
@@ -53,6 +69,7 @@ class RecorderService(Service):
         self.historian = open_historian(stand)
         self.backend = stand.storage.historian.split(":", 1)[0]
         self.schema = for_stand(stand, self.cfg.schema_)
+        self.excluded = Exclusions(self.cfg.exclude)
         self.thinning = Thinning(self.cfg.deadbands, self.cfg.keepalive)
         self._pruned_at = 0.0
         self.buffer = DiskBuffer(stand.data_dir / f"{self.name}-buffer",
@@ -77,7 +94,7 @@ class RecorderService(Service):
         self.status_publisher.offer(self.status(), force=True)
 
     def _on_message(self, msg: Message) -> None:
-        if excluded(self.cfg.exclude, msg.topic):
+        if self.excluded(msg.topic):
             return
         if msg.topic.startswith(f"{self.name}/"):
             return  # our own status would feed back into itself

@@ -64,9 +64,18 @@ class SqliteHistorian:
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.db.executescript(SCHEMA + "".join(ROLLUP_SCHEMA.format(w=w) for w in ROLLUPS))
         self._ids: dict[str, int] = {}
+        self._by_parts: dict[tuple[str, tuple[tuple[str, str], ...], str], int] = {}
         self.floors.update(dict(self.db.execute("SELECT resolution, floor FROM pruned")))
 
     def _series_id(self, p: Point) -> int:
+        # by the point's parts: building the series name for every point cost more than
+        # the insert
+        sid = self._by_parts.get((p.measurement, p.tags, p.field))
+        if sid is None:
+            sid = self._by_parts[(p.measurement, p.tags, p.field)] = self._series_id_by_key(p)
+        return sid
+
+    def _series_id_by_key(self, p: Point) -> int:
         key = p.series
         sid = self._ids.get(key)
         if sid is None:
@@ -94,6 +103,7 @@ class SqliteHistorian:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 self._ids.clear()
+                self._by_parts.clear()
                 raise HistorianError(f"sqlite {self.path}: {exc}") from exc
 
     def _id(self, key: str) -> int | None:
