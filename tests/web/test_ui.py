@@ -201,3 +201,28 @@ def test_operator_runs_a_recipe_watches_its_steps_and_overlays_its_iv_curves(
     expect(rows.nth(1).locator(".state")).to_have_text("aborted")
     expect(page.locator("#seq-title")).to_be_in_viewport()
     expect(page.locator("#caen-state")).to_have_text("LV_OFF", timeout=30000)
+
+
+def test_a_chiller_that_stops_answering_is_greyed_with_no_number(demo: Demo, login) -> None:
+    import socket
+
+    import yaml
+
+    page = login("viewer")
+    card, temp = page.locator("#chiller-card"), page.locator("#chiller-temp")
+    expect(temp).to_have_text(re.compile(r"^-?\d+\.\d\d °C$"), timeout=15000)
+    host, port = yaml.safe_load(demo.config.read_text())["julabo"]["sim_tcp"].split(":")
+    # the simulated unit's back door (the same serial line): it stops answering
+    with socket.create_connection((host, int(port)), timeout=5) as line:
+        line.sendall(b"SIM_MUTE 1\r")
+        try:
+            expect(page.locator("#chiller-state")).to_have_text("DISCONNECTED", timeout=30000)
+            expect(card).to_have_class(re.compile(r"\bstale\b"))
+            expect(card).to_be_in_viewport()
+            assert float(card.evaluate("e => getComputedStyle(e).opacity")) < 0.6
+            expect(temp).to_have_text("– °C")  # no number shown as current
+            page.screenshot(path=str(demo.state / "chiller-disconnected.png"))
+        finally:
+            line.sendall(b"SIM_MUTE 0\r")
+    expect(temp).to_have_text(re.compile(r"^-?\d+\.\d\d °C$"), timeout=30000)
+    expect(card).not_to_have_class(re.compile(r"\bstale\b"))
