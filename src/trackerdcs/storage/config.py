@@ -49,12 +49,20 @@ class RecorderConfig(ServiceSection):
     )
     deadbands: dict[str, float] = Field(
         default_factory=lambda: dict(DEADBANDS),
-        description="field name or glob -> a change smaller than this is not stored "
-        "(fields not named: stored when they change)",
+        description="field name or glob -> a change not larger than this is not stored; "
+        "merged over the defaults (0: every change; fields not matched: every change)",
     )
     keepalive: float = Field(10.0, gt=0, description="s: an unchanged value is stored again "
                              "this often, so a flat line is still a line")  # fmt: skip
     retention: Retention = Field(default_factory=Retention)
+
+    @field_validator("deadbands")
+    @classmethod
+    def _over_defaults(cls, v: dict[str, float]) -> dict[str, float]:
+        # a stand file names the fields it changes; the others keep theirs (0: every change)
+        if any(b < 0 for b in v.values()):
+            raise ValueError("a deadband is a size: not negative")
+        return {**DEADBANDS, **v}
     batch_size: int = Field(5000, ge=1, description="points per write")
     flush_interval: float = Field(0.5, gt=0, description="s between writes")
     buffer_max_mb: float = Field(256.0, gt=0, description="disk buffer bound while offline")
