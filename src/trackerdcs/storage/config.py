@@ -63,6 +63,7 @@ class RecorderConfig(ServiceSection):
         if any(b < 0 for b in v.values()):
             raise ValueError("a deadband is a size: not negative")
         return {**DEADBANDS, **v}
+
     batch_size: int = Field(5000, ge=1, description="points per write")
     flush_interval: float = Field(0.5, gt=0, description="s between writes")
     buffer_max_mb: float = Field(256.0, gt=0, description="disk buffer bound while offline")

@@ -1,9 +1,9 @@
 """The embedded historian: one SQLite file in WAL mode.
 
 Raw points live in a WITHOUT ROWID table keyed by (series, ts), so a range query is an index
-range scan and a replayed point is ignored rather than stored twice. Triggers keep per-minute
-and per-hour rollups (count, sum, min, max) up to date for exactly the rows that were
-inserted, so long-range downsampled queries never touch raw rows. String fields (states such
+range scan and a replayed point is ignored rather than stored twice. Each write adds exactly
+the rows it inserts to per-minute and per-hour rollups (count, sum, min, max), so long-range
+downsampled queries never touch raw rows. String fields (states such
 as `fsm_state`) have a table of their own, without rollups.
 
 Retention (`prune`) deletes raw rows older than `raw_days` and rollup rows older than theirs,
@@ -43,13 +43,27 @@ CREATE TABLE IF NOT EXISTS rollup_{w} (
     series INTEGER NOT NULL, bucket INTEGER NOT NULL,
     n INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,
     PRIMARY KEY (series, bucket)) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS points_rollup_{w} AFTER INSERT ON points BEGIN
-    INSERT INTO rollup_{w} VALUES (NEW.series, CAST(NEW.ts / {w} AS INTEGER) * {w},
-                                   1, NEW.value, NEW.value, NEW.value)
-    ON CONFLICT (series, bucket) DO UPDATE SET
-        n = n + 1, sum = sum + excluded.sum,
-        min = min(min, excluded.min), max = max(max, excluded.max);
-END;
+DROP TRIGGER IF EXISTS points_rollup_{w};
+"""
+
+# a batch is staged, its rows not stored yet (a replay is not counted twice) are added to the
+# rollups one (series, bucket) group at a time, then stored: a trigger per row did the same
+# with one upsert per row and rollup, which made the rollups most of the write
+STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staging (series INTEGER NOT NULL, ts REAL NOT NULL,
+                                         value REAL NOT NULL);
+"""
+FRESH = """
+CREATE TEMP TABLE fresh AS SELECT s.series, s.ts, s.value FROM staging s
+WHERE s.rowid IN (SELECT min(rowid) FROM staging GROUP BY series, ts)
+  AND NOT EXISTS (SELECT 1 FROM points p WHERE p.series = s.series AND p.ts = s.ts);
+"""
+ADD_ROLLUP = """
+INSERT INTO rollup_{w} SELECT series, CAST(ts / {w} AS INTEGER) * {w} AS b, count(*), sum(value),
+       min(value), max(value) FROM fresh WHERE true GROUP BY series, b
+ON CONFLICT (series, bucket) DO UPDATE SET
+    n = n + excluded.n, sum = sum + excluded.sum,
+    min = min(min, excluded.min), max = max(max, excluded.max);
 """
 
 
@@ -62,7 +76,8 @@ class SqliteHistorian:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db.executescript(SCHEMA + "".join(ROLLUP_SCHEMA.format(w=w) for w in ROLLUPS))
+        self.db.executescript(SCHEMA + "".join(ROLLUP_SCHEMA.format(w=w) for w in ROLLUPS)
+                              + STAGING)  # fmt: skip
         self._ids: dict[str, int] = {}
         self._by_parts: dict[tuple[str, tuple[tuple[str, str], ...], str], int] = {}
         self.floors.update(dict(self.db.execute("SELECT resolution, floor FROM pruned")))
@@ -95,7 +110,13 @@ class SqliteHistorian:
                         if not isinstance(p.value, str)]  # fmt: skip
                 texts = [(self._series_id(p), p.ts, p.value) for p in points
                          if isinstance(p.value, str)]  # fmt: skip
-                self.db.executemany("INSERT OR IGNORE INTO points VALUES (?,?,?)", rows)
+                self.db.executemany("INSERT INTO staging VALUES (?,?,?)", rows)
+                self.db.execute(FRESH)
+                for w in ROLLUPS:
+                    self.db.execute(ADD_ROLLUP.format(w=w))
+                self.db.execute("INSERT INTO points SELECT series, ts, value FROM fresh")
+                self.db.execute("DROP TABLE fresh")
+                self.db.execute("DELETE FROM staging")
                 if texts:
                     self.db.executemany("INSERT OR IGNORE INTO texts VALUES (?,?,?)", texts)
                 self.db.execute("COMMIT")
