@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import NamedTuple
 
 Value = float | int | bool | str
 
@@ -18,8 +19,10 @@ def numeric(v: Value) -> bool:
     return not isinstance(v, str)
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
+    """A tuple: the recorder makes one per value on the bus, and a tuple is made several
+    times faster than a frozen dataclass."""
+
     measurement: str
     field: str
     value: Value
