@@ -1,7 +1,8 @@
 """Historian growth of the demo stand with N modules powered, per hour, and per year.
 
 `trackerdcs demo` (embedded broker, SQLite historian, every service) on a copy of the demo
-stand file with N modules; LV on, HV on (300 V), then after a warm-up the historian is
+stand file with N modules; the chiller started (safety switches powered modules off when it
+is not running), LV on, HV on (300 V), then after a warm-up the historian is
 measured (bytes in use after a WAL checkpoint, raw rows, series), the stand runs M minutes,
 and it is measured again. The difference, scaled to an hour, is the growth; the projection
 per year uses the stand's retention (raw rows kept `raw_days`, rollups kept longer) when the
@@ -59,8 +60,12 @@ def main() -> None:
             bus = demo_bus(cfg)
             view = wait_online(bus, DEMO_SERVICES, 180)
             assert all(view.values()), view
-            with Probe(bus, subscribe=("dcs/status", "recorder/#")) as p:
+            with Probe(bus, subscribe=("dcs/status", "recorder/#", "julabo/status",
+                                       "safety/status")) as p:  # fmt: skip
                 p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 120)
+                p.wait_json("julabo/status", lambda s: s["fsm_state"] != "DISCONNECTED", 60)
+                assert p.command("julabo", "start", timeout=30)["ok"]
+                p.wait_json("julabo/status", lambda s: s["fsm_state"] == "ON", 60)
                 assert p.command("dcs", "switch/lv", "on", timeout=30)["ok"]
                 p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_ON", 120)
                 reply = p.command("dcs", "switch/hv", "on", timeout=30)
@@ -69,12 +74,17 @@ def main() -> None:
                 time.sleep(args.warmup)
                 p.command("recorder", "flush", timeout=60)
                 before = measure(state / "history.sqlite")
+                mark = p.mark()
                 t0 = time.monotonic()
                 time.sleep(args.minutes * 60)
                 p.command("recorder", "flush", timeout=60)
                 elapsed = time.monotonic() - t0
                 after = measure(state / "history.sqlite")
                 powered = p.latest["dcs/status"].json()["fsm_state"]
+                # the stand must have stayed powered: otherwise say when and why it was not
+                left = [m for m in p.messages[mark:] if m.topic == "dcs/status"
+                        and m.json()["fsm_state"] != "HV_ON"][:1]  # fmt: skip
+                why = p.latest["safety/status"].json() if left else None
     per_hour = 3600.0 / elapsed
     growth = (after["bytes"] - before["bytes"]) * per_hour
     rows = (after["rows"] - before["rows"]) * per_hour
@@ -82,6 +92,7 @@ def main() -> None:
         "modules": args.modules,
         "minutes": round(elapsed / 60, 2),
         "state_at_end": powered,
+        "left_hv_on": {"at": left[0].json().get("ts"), "safety": why} if left else None,
         "series": after["series"],
         "bytes_per_hour": round(growth),
         "mb_per_hour": round(growth / 1e6, 2),
