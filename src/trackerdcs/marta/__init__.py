@@ -1,0 +1,1 @@
+"""The MARTA CO2 cooling plant over Modbus TCP."""
