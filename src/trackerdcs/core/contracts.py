@@ -53,7 +53,7 @@ class PowerStatus(Contract):
 
 
 class ChillerStatus(Contract):
-    """`<cooling service>/status` (`julabo/status`)."""
+    """`<cooling service>/status` (`julabo/status`, `MARTA/status`: its own fields extra)."""
 
     fsm_state: str = "DISCONNECTED"
     internal_temp: float | None = None
@@ -68,6 +68,18 @@ class ChillerStatus(Contract):
     def setpoint(self, index: int) -> float | None:
         value = getattr(self, f"setpoint_{index}", None)
         return value if isinstance(value, float | int) else None
+
+    def number(self, name: str) -> float | None:
+        """A numeric field, ours or the family's own (`CO2_TT05`); no reading: None."""
+        value = getattr(self, name, None)
+        if value is None and self.model_extra:
+            value = self.model_extra.get(name)
+        if isinstance(value, bool) or not isinstance(value, float | int):
+            return None
+        return float(value) if math.isfinite(value) else None
+
+    def fields(self) -> dict[str, Any]:
+        return {**self.model_dump(), **(self.model_extra or {})}
 
 
 class SafetyStatus(Contract):

@@ -4,6 +4,7 @@ stand file and the family registry, never written as literals."""
 from __future__ import annotations
 
 from trackerdcs.config.model import StandBase
+from trackerdcs.core.cooling import CoolingContract
 from trackerdcs.core.registry import COOLING, ENVIRONMENT, POWER, families, with_role
 
 
@@ -26,6 +27,15 @@ def power(stand: StandBase) -> list[str]:
 
 def cooling(stand: StandBase) -> list[str]:
     return with_role_on(stand, COOLING)
+
+
+def cooling_contracts(stand: StandBase) -> dict[str, CoolingContract]:
+    """Every cooling service of the stand -> how its family is read and ordered."""
+    out = {}
+    for f in with_role(COOLING):
+        if (name := service_name(stand, f.name)) and f.cooling is not None:
+            out[name] = f.cooling
+    return out
 
 
 def environment(stand: StandBase) -> list[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import trackerdcs
+from trackerdcs.core.cooling import CoolingContract
 from trackerdcs.core.history import Measurement
 
 # roles a family can play in a stand; safety and the UI find their peers by role
@@ -40,6 +41,7 @@ class Family:
     ui: dict[str, Any] = field(default_factory=dict)  # panel hints for the web UI
     # the reference history schema of the family's topics (recorder, Telegraf config)
     history: tuple[Measurement, ...] = ()
+    cooling: CoolingContract | None = None  # how a COOLING family is read and ordered
 
     @property
     def topic_root(self) -> str:

@@ -1,7 +1,8 @@
 """The MARTA CO2 cooling plant over Modbus TCP."""
 
+from trackerdcs.core.cooling import CoolingContract, Order
 from trackerdcs.core.history import Measurement
-from trackerdcs.core.registry import Family
+from trackerdcs.core.registry import COOLING, Family
 from trackerdcs.marta.protocol import READ_FLOATS
 
 FAMILY = Family(
@@ -12,8 +13,14 @@ FAMILY = Family(
     simulator=True,
     plain_simulator="trackerdcs.marta.simulator:MartaSimulator",
     order=40,
-    # not yet the COOLING role: safety's chiller rule and safe set-point speak Julabo
-    # (`fsm_state: ON`, `setWT`); cooling as a role is the next step of issue 15
+    roles=frozenset({COOLING}),
+    # cooling the detector means CO2 circulating; the supply and return are its coldest
+    # surfaces; the safe set-point is the CO2 temperature set-point
+    cooling=CoolingContract(
+        running=("CO2_RUNNING",),
+        surfaces={"CO2_TT05": "CO2 supply", "CO2_TT06": "CO2 return"},
+        safe=(Order("set_temperature_setpoint", "{temp}", "temperature_setpoint"),),
+    ),
     relocate="trackerdcs.marta.testing:relocate",
     history=(
         Measurement(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from trackerdcs.core import contracts
+from trackerdcs.core.cooling import CoolingContract, Order
 from trackerdcs.core.ordering import FUTURE_TOLERANCE
 from trackerdcs.safety.config import (
     ChillerRule,
@@ -35,6 +36,16 @@ class Verdict:
     message: str
 
 
+# a cooling service whose family declares nothing (a chiller_service named by hand): read and
+# ordered as the reference Julabo backend is
+JULABO_LIKE = CoolingContract(
+    running=("ON",),
+    surfaces={"internal_temp": "bath"},
+    safe=(Order("setWT", {"setpoint": "{slot}", "temp": "{temp}"}, "setpoint_{slot}"),
+          Order("useSP", {"setpoint": "{slot}"}, "used_setpoint", "{slot}")),
+)  # fmt: skip
+
+
 @dataclass
 class View:
     """What safety knows now. `readings` hold only sensors seen; ages come from their `ts`."""
@@ -45,6 +56,8 @@ class View:
     readings: dict[str, contracts.Reading] = field(default_factory=dict)
     power: dict[str, contracts.PowerStatus] = field(default_factory=dict)
     cooling: dict[str, contracts.ChillerStatus] = field(default_factory=dict)
+    # cooling service -> how its family is read (running states, cold surfaces)
+    cooling_contracts: dict[str, CoolingContract] = field(default_factory=dict)
     online: dict[str, bool] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # sensor -> service it came from
     stale_after: float = 30.0
@@ -63,6 +76,9 @@ class View:
             return math.inf, f"reading dated {r.ts - self.now:.0f} s in the future"
         age = max(0.0, self.now - r.ts)
         return age, f"silent for {age:.0f} s"
+
+    def contract(self, cooling: str) -> CoolingContract:
+        return self.cooling_contracts.get(cooling, JULABO_LIKE)
 
     def age(self, sensor: str) -> float:
         return self.staleness(sensor)[0]
@@ -126,8 +142,12 @@ class Dewpoint:
         temps = [(x.temperature, n) for n in surfaces
                  if (x := v.fresh(n)) is not None and x.temperature is not None]  # fmt: skip
         if r.chiller_is_surface:
-            temps += [(c.internal_temp, f"{name} bath") for name, c in v.cooling.items()
-                      if v.online.get(name, False) and c.internal_temp is not None]  # fmt: skip
+            for name, c in v.cooling.items():
+                if not v.online.get(name, False):
+                    continue
+                for fld, what in v.contract(name).surfaces.items():
+                    if (t := c.number(fld)) is not None:
+                        temps.append((t, f"{name} {what}"))
         dews = [(x.dewpoint, n) for n in air
                 if (x := v.fresh(n)) is not None and x.dewpoint is not None]  # fmt: skip
         if not temps or not dews:
@@ -185,7 +205,7 @@ def cooling_problem(v: View, name: str) -> str:
     if not v.online.get(name, False):
         return f"{name} service offline"
     st = v.cooling.get(name, contracts.ChillerStatus())
-    if st.fsm_state != "ON":
+    if st.fsm_state not in v.contract(name).running:
         return f"chiller {st.fsm_state}" + (f": {st.message}" if st.message else "")
     return ""
 

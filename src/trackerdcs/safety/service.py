@@ -57,6 +57,7 @@ class SafetyService(Service):
             kinds=kinds,
             stale_after=self.cfg.stale.action,
             stale_warning=self.cfg.stale.warning,
+            cooling_contracts=peers.cooling_contracts(stand),
         )
         required = self.cfg.services.required
         if required is None:
@@ -174,16 +175,15 @@ class SafetyService(Service):
             if not self.view.online.get(svc, False):
                 continue
             st = self.view.cooling.get(svc, contracts.ChillerStatus())
-            if st.setpoint(a.chiller_setpoint) != a.chiller_safe_setpoint:
-                body = {"setpoint": a.chiller_setpoint, "temp": a.chiller_safe_setpoint}
-                self._send(svc, "setWT", body)
-            if st.used_setpoint != a.chiller_setpoint:
-                self._send(svc, "useSP", {"setpoint": a.chiller_setpoint})
+            contract = self.view.contract(svc)
+            for name, body in contract.safe_orders(a.chiller_safe_setpoint, a.chiller_setpoint,
+                                                   st.fields()):  # fmt: skip
+                self._send(svc, name, body)
 
-    def _send(self, service: str, name: str, body: dict[str, Any]) -> None:
+    def _send(self, service: str, name: str, body: Any) -> None:
         self.spawn(self._order(service, name, body), f"{service}/{name}")
 
-    async def _order(self, service: str, name: str, body: dict[str, Any]) -> None:
+    async def _order(self, service: str, name: str, body: Any) -> None:
         """Send an order and log what became of it: a refused safe_off must be seen."""
         try:
             reply = await self.bus.request(service, name, body, self.cfg.actions.retry)

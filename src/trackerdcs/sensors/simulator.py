@@ -47,10 +47,11 @@ class SensorSimulator:
                                           else self.cfg.sim.coldbox_humidity)
                         for s in self.cfg.sensors}  # fmt: skip
         self.chiller_temp: float | None = None
-        cooling = peers.cooling(stand)
-        self.chiller_topic = self.cfg.sim.chiller_topic or (
-            f"{cooling[0]}/status" if cooling else None
-        )
+        cooling = peers.cooling_contracts(stand)
+        first = next(iter(cooling.items()), None)
+        self.chiller_topic = self.cfg.sim.chiller_topic or (f"{first[0]}/status" if first else None)
+        # the cold box follows the cooling's first cold surface (a Julabo bath, MARTA's supply)
+        self.chiller_field = next(iter(first[1].surfaces)) if first else "internal_temp"
         self.bus = BlockingBus(
             stand.bus, service=None, client_id=f"sim-sensors-{uuid.uuid4().hex[:6]}"
         )
@@ -58,8 +59,8 @@ class SensorSimulator:
 
     def _on_chiller(self, msg: Message) -> None:
         status = contracts.parse(contracts.ChillerStatus, msg.payload)
-        if status is not None and status.internal_temp is not None:
-            self.chiller_temp = status.internal_temp
+        if status is not None and (t := status.number(self.chiller_field)) is not None:
+            self.chiller_temp = t
 
     def _on_fault(self, msg: Message) -> None:
         s = self.sensors.get(msg.topic.rsplit("/", 1)[-1])

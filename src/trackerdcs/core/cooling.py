@@ -1,0 +1,48 @@
+"""Cooling as a role: how safety (and the run tools) read and order a cooling service,
+declared by its family as data, so that a Julabo, a MARTA plant or both cool a stand.
+
+- `running`: the `fsm_state`s in which it cools as it should (Julabo `ON`, MARTA
+  `CO2_RUNNING`); any other state while modules are powered is the chiller rule's problem.
+- `surfaces`: status fields (and what they are) that are cold surfaces for the dew-point
+  margin (the Julabo bath; MARTA's CO2 supply and return).
+- `safe`: the orders that bring it to a safe set-point, each with the status field that shows
+  it was obeyed (an order already obeyed is not sent again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Order:
+    command: str
+    payload: Any  # "{temp}" / "{slot}" (alone: the number itself) filled in
+    field: str = ""  # "{slot}" filled in; "" = always send
+    expect: str = "{temp}"
+
+
+@dataclass(frozen=True)
+class CoolingContract:
+    running: tuple[str, ...]
+    surfaces: dict[str, str]  # status field -> what it is ("bath", "CO2 supply")
+    safe: tuple[Order, ...]
+
+    def safe_orders(self, temp: float, slot: int, status: dict[str, Any]) -> list[tuple[str, Any]]:
+        """(command, payload) of every order not yet obeyed according to `status`."""
+        values: dict[str, float | int] = {"temp": temp, "slot": slot}
+
+        def fill(x: Any) -> Any:
+            if isinstance(x, str) and x.startswith("{") and x.endswith("}") and x[1:-1] in values:
+                return values[x[1:-1]]
+            if isinstance(x, dict):
+                return {k: fill(v) for k, v in x.items()}
+            return x
+
+        out = []
+        for o in self.safe:
+            if o.field and status.get(o.field.format(**values)) == fill(o.expect):
+                continue
+            out.append((o.command, fill(o.payload)))
+        return out

@@ -1,0 +1,103 @@
+"""Cooling as a role: a stand cooled by a MARTA plant (no Julabo). Safety reads MARTA's CO2
+supply and return as cold surfaces, its chiller rule knows MARTA's running state, and a
+dew-point ACTION switches HV down then LV off and orders MARTA to its safe set-point."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from trackerdcs.caen.testing import channel_map_yaml
+from trackerdcs.testing.mosquitto import free_port
+from trackerdcs.testing.probe import Probe
+from trackerdcs.testing.processes import StandProcesses
+
+
+def test_a_dewpoint_action_on_a_marta_cooled_stand(write_stand, own_mosquitto,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    prefix = f"m{uuid.uuid4().hex[:5]}"
+    puts = tmp_path / "puts.jsonl"
+    body = f"""
+caen:
+  simulate: true
+  prefix: {prefix}
+  ca_server_port: {free_port()}
+  heartbeat: 1
+  watchdog: {{timeout: 6}}
+  global:
+    lv: {{V0Set: 10.5, I0Set: 3.0}}
+    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
+  sim: {{put_log: {puts}}}
+  channels:
+{channel_map_yaml(2, hv_board=12)}
+marta:
+  simulate: true
+  port: {free_port()}
+  poll: 0.3
+  sim: {{time_scale: 30, update: 0.1}}
+sensors:
+  simulate: true
+  sim: {{period: 0.3, noise: 0.0, room: {{temperature: 22.0, humidity: 30.0, drift: 0.0}}}}
+  sensors:
+    - {{name: box, kind: coldbox, temp_topic: R{prefix}/sensors/BME/temp,
+       humi_topic: R{prefix}/sensors/BME/humi}}
+safety:
+  heartbeat: 1
+  heartbeat_period: 0.5
+  dewpoint: {{warning: 5, action: 3, hysteresis: 1}}
+  stale: {{warning: 5, action: 10}}
+  chiller: {{grace: 60}}
+"""
+    path, stand = write_stand(body, broker=own_mosquitto)
+    procs = StandProcesses(path, stand, tmp_path)
+    procs.start(*procs.specs)
+    try:
+        with Probe(stand.bus) as p:
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 60)
+            p.wait_json("MARTA/status", lambda s: s["fsm_state"] == "CONNECTED", 30)
+            # the CO2 circulating at 10 °C: cooling as it should, and the coldest surface
+            assert p.command("MARTA", "set_temperature_setpoint", "10")["ok"]
+            assert p.command("MARTA", "start_chiller")["ok"]
+            p.wait_json("MARTA/status", lambda s: s["fsm_state"] == "CHILLER_RUNNING", 20)
+            assert p.command("MARTA", "start_co2")["ok"]
+            p.wait_json("MARTA/status", lambda s: s["fsm_state"] == "CO2_RUNNING"
+                        and s["CO2_TT05"] < 11, 30)  # fmt: skip
+            # the chiller rule knows MARTA's running state; its CO2 is a cold surface
+            st = p.wait_json(
+                "safety/status",
+                lambda s: (
+                    s["state"] == "OK"
+                    and s["interlocks"]["chiller"]["message"] == "chiller running"
+                ),
+                30,
+            )
+            assert "MARTA CO2 supply" in st["interlocks"]["dewpoint"]["message"]
+            assert p.command("dcs", "switch/lv", "on")["ok"]
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_ON", 30)
+            assert p.command("dcs", "switch/hv", "on")["ok"]
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "HV_ON", 30)
+
+            mark = p.mark()
+            p.publish("sim/sensors/box", {"humidity": 95.0})  # the box air near saturation
+            st = p.wait_json("safety/status", lambda s: s["state"] == "ACTION", 20, mark)
+            assert st["interlocks"]["dewpoint"]["state"] == "ACTION"
+            assert "(MARTA CO2 supply)" in st["interlocks"]["dewpoint"]["message"]
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 30, mark)
+            m = p.wait_json("MARTA/status", lambda s: s.get("temperature_setpoint") == 20.0,
+                            20, mark)  # the safe set-point (safety.actions)  # fmt: skip
+            assert m["fsm_state"] == "CO2_RUNNING"  # cooling goes on, warmer: not switched off
+            order = p.wait_json("MARTA/reply", lambda r: r["command"] == "set_temperature_setpoint"
+                                and r["result"] == {"temperature": 20.0}, 5, mark)  # fmt: skip
+            assert order["ok"]
+        # the mainframe saw HV switched off before LV, for every channel
+        writes = [json.loads(line) for line in puts.read_text().splitlines()]
+        offs = [(w["pv"], i) for i, w in enumerate(writes) if w["pv"].endswith(":Pw")
+                and w["value"] in (0, "Off")]  # fmt: skip
+        for cid, (hv, lv) in enumerate(((f"{prefix}:12:000", f"{prefix}:00:000"),
+                                        (f"{prefix}:12:001", f"{prefix}:00:001")), 1):  # fmt: skip
+            hv_off = min(i for pv, i in offs if pv.startswith(hv))
+            lv_off = min(i for pv, i in offs if pv.startswith(lv))
+            assert hv_off < lv_off, f"channel {cid}: LV went off before HV"
+    finally:
+        procs.stop()
