@@ -101,3 +101,84 @@ safety:
             assert hv_off < lv_off, f"channel {cid}: LV went off before HV"
     finally:
         procs.stop()
+
+
+def test_the_cold_room_door_is_safe_to_open_only_when_warm_dry_unpowered_and_current(
+    write_stand, own_mosquitto, tmp_path: Path
+) -> None:
+    prefix = f"d{uuid.uuid4().hex[:5]}"
+    body = f"""
+caen:
+  simulate: true
+  prefix: {prefix}
+  ca_server_port: {free_port()}
+  heartbeat: 1
+  watchdog: {{timeout: 6}}
+  global:
+    lv: {{V0Set: 10.5, I0Set: 3.0}}
+    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
+  channels:
+{channel_map_yaml(1, hv_board=12)}
+marta:
+  simulate: true
+  port: {free_port()}
+  poll: 0.3
+  sim: {{time_scale: 30, update: 0.1}}
+sensors:
+  simulate: true
+  sim: {{period: 0.3, noise: 0.0, room: {{temperature: 22.0, humidity: 30.0, drift: 0.0}}}}
+  sensors:
+    - {{name: room, kind: ambient, temp_topic: R{prefix}/room/t, humi_topic: R{prefix}/room/h}}
+safety:
+  heartbeat: 1
+  heartbeat_period: 0.5
+  stale: {{warning: 3, action: 30}}
+  chiller: {{enabled: false}}
+  dewpoint: {{enabled: false}}
+  door: {{margin: 1.0, max_age: 4}}
+"""
+    path, stand = write_stand(body, broker=own_mosquitto)
+    procs = StandProcesses(path, stand, tmp_path)
+    procs.start(*procs.specs)
+    door = "coldroom/safe_to_open"
+    try:
+        with Probe(stand.bus) as p:
+
+            def becomes(value: bytes, why: str = "", timeout: float = 20.0) -> None:
+                p.wait_for(door, lambda m: m.payload == value, timeout, since=mark)
+                if why:
+                    reasons = p.wait_json(f"{door}/why", lambda d: d["safe_to_open"] is False,
+                                          5, since=mark)["why"]  # fmt: skip
+                    assert any(why in r for r in reasons), reasons
+
+            mark = 0
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 60)
+            # CO2 at room temperature, the room at 22 °C / 30 % (dew point 3.6 °C), HV off
+            becomes(b"true")
+            with Probe(stand.bus, subscribe=(door,)) as late:  # a panel that opens now
+                assert late.wait_for(door, timeout=5).payload == b"true"  # retained
+            mark = p.mark()
+            assert p.command("dcs", "switch/lv", "on")["ok"]
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_ON", 30)
+            assert p.latest[door].payload == b"true"  # LV alone does not matter
+            assert p.command("dcs", "switch/hv", "on")["ok"]
+            becomes(b"false", "HV not off on dcs channel(s) 1")
+            mark = p.mark()
+            assert p.command("dcs", "switch/hv", "off")["ok"]
+            becomes(b"true")
+            # the room's data goes stale: not safe, whatever it said last
+            mark = p.mark()
+            p.publish("sim/sensors/room", {"silent": True})
+            becomes(b"false", "room sensor room")
+            mark = p.mark()
+            p.publish("sim/sensors/room", {"silent": False})
+            becomes(b"true")
+            # the CO2 cooled below the room's dew point + margin
+            mark = p.mark()
+            assert p.command("MARTA", "set_temperature_setpoint", "-10")["ok"]
+            assert p.command("MARTA", "start_chiller")["ok"]
+            p.wait_json("MARTA/status", lambda s: s["fsm_state"] == "CHILLER_RUNNING", 20)
+            assert p.command("MARTA", "start_co2")["ok"]
+            becomes(b"false", "MARTA CO2 supply", 40)
+    finally:
+        procs.stop()

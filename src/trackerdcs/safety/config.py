@@ -105,6 +105,18 @@ class Notify(StrictModel):
     startup_grace: float = Field(30.0, ge=0, description="s after start before sending")
 
 
+class DoorRule(StrictModel):
+    """The cold-room door: safe to open only when the coldest of the cooling's cold surfaces
+    and the room is above the room's dew point + `margin`, all HV is off, and the room's
+    readings are at most `max_age` old (PROTOCOLS.md §7)."""
+
+    topic: str = Field("coldroom/safe_to_open", description="retained `true`/`false`")
+    margin: float = Field(1.0, ge=0, description="K above the room dew point")
+    max_age: float = Field(600.0, gt=0, description="s; older room data: not safe")
+    room: list[str] = Field(default_factory=list, description="room sensors; empty: every "
+                            "sensor of kind ambient")  # fmt: skip
+
+
 class SafetyConfig(ServiceSection):
     heartbeat_topic: str | None = Field(None, description="default: `<safety name>/heartbeat`")
     heartbeat_period: float = Field(1.0, gt=0)
@@ -115,3 +127,4 @@ class SafetyConfig(ServiceSection):
     services: ServicesRule = Field(default_factory=ServicesRule)
     actions: Actions = Field(default_factory=Actions)
     notify: Notify = Field(default_factory=Notify)
+    door: DoorRule | None = Field(None, description="a cold-room door interlock (`door: {}`)")

@@ -18,6 +18,7 @@ from trackerdcs.core.ordering import FUTURE_TOLERANCE
 from trackerdcs.safety.config import (
     ChillerRule,
     DewpointRule,
+    DoorRule,
     OvertempRule,
     ServicesRule,
     StaleRule,
@@ -243,3 +244,48 @@ class Services:
         return [self.offline.judge(f"service.{svc}", not v.online.get(svc, False), v.now,
                                    self.cfg.action_after, f"{svc} online", f"{svc} offline")
                 for svc in self.required]  # fmt: skip
+
+
+HV_UNKNOWN_OR_ON = {"HV_RAMP", "HV_ON", "ERROR", "DISCONNECTED", "INIT"}
+
+
+def door(v: View, cfg: DoorRule, power: list[str]) -> tuple[bool, list[str]]:
+    """(safe to open, why not): every condition is checked, so the answer names them all."""
+    why: list[str] = []
+    room = cfg.room or [n for n, k in v.kinds.items() if k == "ambient"]
+    temps: list[tuple[float, str]] = []
+    dews: list[tuple[float, str]] = []
+    for n in room:
+        age, stale = v.staleness(n)
+        r = v.readings.get(n)
+        if r is None or age > cfg.max_age:
+            why.append(f"room sensor {n} {stale}")
+            continue
+        if r.temperature is not None:
+            temps.append((r.temperature, n))
+        if r.dewpoint is not None:
+            dews.append((r.dewpoint, n))
+    if not room:
+        why.append("no room sensor")
+    for name, c in v.cooling.items():
+        if not v.online.get(name, False):
+            why.append(f"{name} offline: its cold surfaces unknown")
+            continue
+        temps += [(t, f"{name} {what}") for fld, what in v.contract(name).surfaces.items()
+                  if (t := c.number(fld)) is not None]  # fmt: skip
+    if not dews and room:
+        why.append("no room dew point")
+    elif temps and dews:
+        (cold, cname), (dew, dname) = min(temps), max(dews)
+        if cold <= dew + cfg.margin:
+            why.append(f"{cname} at {cold:.1f} °C is not above the room dew point {dew:.1f} °C "
+                       f"({dname}) + {cfg.margin:g} K")  # fmt: skip
+    for name in power:
+        status = v.power.get(name)
+        if not v.online.get(name, False) or status is None:
+            why.append(f"{name} offline: HV state unknown")
+            continue
+        on = sorted(c for c, s in status.channels.items() if s in HV_UNKNOWN_OR_ON)
+        if on:
+            why.append(f"HV not off on {name} channel(s) {', '.join(on)}")
+    return not why, why

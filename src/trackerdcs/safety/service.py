@@ -30,6 +30,7 @@ from trackerdcs.safety.rules import (
     Stale,
     Verdict,
     View,
+    door,
 )
 
 SEVERITY = {WARNING: "MINOR", ACTION: "MAJOR"}
@@ -73,6 +74,7 @@ class SafetyService(Service):
         self.interlocks: dict[str, dict[str, Any]] = {}
         self.state = OK
         self._last_action = 0.0
+        self._door_last: tuple[bool, list[str]] | None = None
         self.notifier = Notifier(self.cfg.notify, stand.stand.name)
         for env in self.environment:
             self.subscribe(f"{env}/+", self._on_sensor)
@@ -90,6 +92,7 @@ class SafetyService(Service):
 
     def republish(self) -> None:
         self.publish_status()
+        self._door(force=True)
 
     async def shutdown(self) -> None:
         self.notifier.close()
@@ -156,6 +159,23 @@ class SafetyService(Service):
         if self.state != before:
             self.log.warning("safety %s -> %s", before, self.state)
             self.publish_status()
+        self._door()
+
+    def _door(self, force: bool = False) -> None:
+        """The cold-room door: `true`/`false` retained on its topic, the reasons beside it."""
+        d = self.cfg.door
+        if d is None:
+            return
+        safe, why = door(self.view, d, self.power)
+        if self.view.uptime < self.cfg.stale.warning:
+            safe, why = False, ["safety just started: waiting for current data"]
+        if force or (safe, why) != self._door_last:
+            if safe != (self._door_last or (None,))[0]:
+                self.log.info("cold-room door %s", "safe to open" if safe else
+                              f"not safe to open: {'; '.join(why)}")  # fmt: skip
+            self._door_last = (safe, why)
+            self.bus.publish(d.topic, b"true" if safe else b"false", retain=True)
+            self.bus.publish_state(f"{d.topic}/why", {"safe_to_open": safe, "why": why})
 
     # -- actions ---------------------------------------------------------------------------
     def _act(self, entering: bool) -> None:

@@ -155,7 +155,9 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
     @app.get("/api/stand")
     def stand_info(s: SessionDep) -> dict[str, Any]:
         """The stand's name and, per UI panel, the topic roots of the services behind it."""
-        return {"name": stand.stand.name, "panels": panels}
+        safety = stand.section("safety")
+        door = safety.door.topic if safety is not None and safety.door is not None else None
+        return {"name": stand.stand.name, "panels": panels, "door": door}
 
     @app.get("/api/state")
     async def state(s: SessionDep) -> dict[str, Any]:

@@ -39,6 +39,7 @@ async function start() {
   state.me = r.body;
   const stand = await api("/api/stand");
   for (const [panel, list] of Object.entries(stand.body?.panels || {})) roots[panel] = list[0];
+  state.door = stand.body?.door || null;
   $("#login-view").hidden = true;
   $("#main-view").hidden = false;
   $("#user").textContent = state.me.user;
@@ -113,6 +114,14 @@ function renderSafety() {
   const rows = Object.entries(s?.interlocks || {}).map(([k, il]) =>
     `<tr data-interlock="${esc(k)}"><td>${esc(k)}</td><td><span class="state s-${esc(il.state)}">${esc(il.state)}</span></td><td>${esc(il.message)}</td></tr>`);
   $("#interlocks tbody").innerHTML = rows.join("");
+  const door = state.door && T(`${state.door}/why`);
+  $("#door").hidden = !state.door;
+  if (state.door) {
+    const safe = up && door?.safe_to_open === true;
+    $("#door-state").textContent = safe ? "safe to open" : "keep closed";
+    $("#door-state").className = `state ${safe ? "s-OK" : "s-WARNING"}`;
+    $("#door-why").textContent = safe ? "" : (up ? (door?.why || ["no answer yet"]).join("; ") : "safety service offline");
+  }
   const dp = s?.interlocks?.dewpoint;
   $("#margin").textContent = dp && typeof dp.value === "number" ? `${dp.value.toFixed(1)} K` : "unknown";
 }
