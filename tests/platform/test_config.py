@@ -13,10 +13,13 @@ from trackerdcs.config import ConfigError, load_stand
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "stand.yaml"])
-def test_examples_are_valid(name: str) -> None:
+@pytest.mark.parametrize(("name", "cooling"), [("demo.yaml", "julabo"), ("stand.yaml", "julabo"),
+                                               ("coldroom.yaml", "MARTA")])  # fmt: skip
+def test_examples_are_valid(name: str, cooling: str) -> None:
+    from trackerdcs.core import peers
+
     stand = load_stand(ROOT / "examples" / name)
-    assert stand.caen is not None and stand.julabo is not None
+    assert stand.caen is not None and peers.cooling(stand) == [cooling]
 
 
 def test_demo_stand_has_four_modules_on_lv0_hv12() -> None:
