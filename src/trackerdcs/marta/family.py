@@ -22,6 +22,7 @@ FAMILY = Family(
         safe=(Order("set_temperature_setpoint", "{temp}", "temperature_setpoint"),),
     ),
     relocate="trackerdcs.marta.testing:relocate",
+    ui={"panel": "co2"},
     history=(
         Measurement(
             topic="status",

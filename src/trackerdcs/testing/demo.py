@@ -21,13 +21,16 @@ from trackerdcs.testing.mosquitto import free_port
 DEMO_SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "runs", "web", "supervisor")
 
 
-def demo_copy(dest: Path, modules: int | None = None) -> Path:
-    """A copy of the demo stand file with every port moved to a free one."""
-    data = yaml.safe_load(demo_file().read_text())
+def demo_copy(dest: Path, modules: int | None = None, source: Path | None = None) -> Path:
+    """A copy of the demo stand file (or of `source`, a simulated stand) with every port
+    moved to a free one."""
+    data = yaml.safe_load((source or demo_file()).read_text())
     data["bus"]["port"] = free_port()
     for name, fam in families().items():
         if fam.relocate and data.get(name):
             load(fam.relocate)(data[name], free_port, modules=modules)
+    if "web" in data:
+        data["web"]["port"] = free_port()
     dest.mkdir(parents=True, exist_ok=True)
     for extra in demo_file().parent.glob("*.xml"):  # files the stand names beside it
         (dest / extra.name).write_bytes(extra.read_bytes())

@@ -40,6 +40,7 @@ async function start() {
   const stand = await api("/api/stand");
   for (const [panel, list] of Object.entries(stand.body?.panels || {})) roots[panel] = list[0];
   state.door = stand.body?.door || null;
+  $("#chiller-card").hidden = !stand.body?.panels?.chiller;
   $("#login-view").hidden = true;
   $("#main-view").hidden = false;
   $("#user").textContent = state.me.user;
@@ -92,7 +93,8 @@ const online = (svc) => T(`${svc}/online`) === true || T(`${svc}/online`) === "t
 function render() {
   if (!state.dirty) return;
   state.dirty = false;
-  renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderSensors();
+  renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderMarta();
+  renderSensors();
   renderRuns(); renderSequence();
 }
 setInterval(render, 250);
@@ -188,6 +190,21 @@ function renderChiller() {
   $("#chiller-status").textContent = s.message || s.status_text || "";
 }
 
+function renderMarta() {
+  const svc = roots.co2;
+  $("#marta-card").hidden = !svc;
+  if (!svc) return;
+  const s = T(`${svc}/status`);
+  const up = online(svc);
+  setState($("#marta-state"), up ? s?.fsm_state : (s ? "OFFLINE" : "?"));
+  $("#marta-card").classList.toggle("stale", !up || s?.fsm_state === "DISCONNECTED");
+  $("#marta-supply").textContent = `${num(s?.CO2_TT05)} °C`;
+  $("#marta-return").textContent = `${num(s?.CO2_TT06)} °C`;
+  $("#marta-flow").textContent = `${num(s?.CO2_FT01)} g/s`;
+  $("#marta-setpoint").textContent = `${num(s?.temperature_setpoint, 1)} °C`;
+  $("#marta-alarms").textContent = s?.alarms?.length ? s.alarms.join(", ") : (s?.message || "none");
+}
+
 function renderSensors() {
   const rows = Object.entries(state.topics).filter(([t, v]) => t.startsWith(`${roots.sensors}/`) && t !== `${roots.sensors}/status` && t !== `${roots.sensors}/online` && v && typeof v === "object");
   const now = Date.now() / 1000;
@@ -228,6 +245,15 @@ document.addEventListener("click", (ev) => {
     const v = parseFloat($("#chiller-sp").value);
     if (isNaN(v)) return notice("enter a setpoint first", false);
     cmd(roots.chiller, "setWT", { setpoint: 1, temp: v }).then((r) => r.ok && cmd(roots.chiller, "useSP", { setpoint: 1 }));
+  }
+  if (b.id === "marta-chiller") cmd(roots.co2, "start_chiller");
+  if (b.id === "marta-co2") cmd(roots.co2, "start_co2");
+  if (b.id === "marta-stop") cmd(roots.co2, "stop_chiller");
+  if (b.id === "marta-clear") cmd(roots.co2, "clear_alarms");
+  if (b.id === "marta-set") {
+    const v = parseFloat($("#marta-sp").value);
+    if (isNaN(v)) return notice("enter a set-point first", false);
+    cmd(roots.co2, "set_temperature_setpoint", v);
   }
   if (b.id === "plot-btn") { state.zoom = null; plot(); }
   if (b.id === "unzoom") { state.zoom = null; plot(); }

@@ -1,0 +1,60 @@
+"""The cold-room stand in the browser (examples/coldroom.yaml: MARTA cooling, the door
+interlock): what an operator sees of the CO2 plant and the door, and the plant started from
+the page. Chromium at desk size; every assertion on what is visible in the viewport."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import expect
+
+from tests.web.conftest import Demo
+from trackerdcs.testing.demo import demo_bus, demo_copy, running_demo, wait_online
+from trackerdcs.testing.probe import Probe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    tmp = tmp_path_factory.mktemp("coldroom")
+    config = demo_copy(tmp / "stand", source=ROOT / "examples" / "coldroom.yaml")
+    data = yaml.safe_load(config.read_text())
+    data["marta"]["sim"] = {"time_scale": 30}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    cfg = demo_bus(config)
+    with running_demo(config, tmp / "state", tmp / "demo.log"):
+        view = wait_online(cfg, ("dcs", "MARTA", "sensors", "safety", "recorder", "web"), 90)
+        assert all(view.values()), view
+        with Probe(cfg) as probe:
+            yield Demo(f"http://127.0.0.1:{data['web']['port']}", cfg, probe, config,
+                       tmp / "state")  # fmt: skip
+
+
+def test_the_operator_starts_the_co2_plant_and_sees_the_door_close(demo: Demo, login) -> None:
+    page = login("operator")
+    card = page.locator("#marta-card")
+    expect(card).to_be_visible()
+    expect(page.locator("#chiller-card")).to_be_hidden()  # no Julabo on this stand
+    expect(page.locator("#marta-state")).to_have_text("CONNECTED", timeout=15000)
+    door = page.locator("#door-state")
+    expect(door).to_have_text("safe to open", timeout=30000)  # warm CO2, HV off, fresh room
+    page.fill("#marta-sp", "-25")
+    page.click("#marta-set")
+    expect(page.locator("#marta-setpoint")).to_have_text("-25.0 °C")
+    page.click("#marta-chiller")
+    expect(page.locator("#marta-state")).to_have_text("CHILLER_RUNNING", timeout=15000)
+    page.click("#marta-co2")
+    expect(page.locator("#marta-state")).to_have_text("CO2_RUNNING", timeout=20000)
+    # the CO2 cools below the room's dew point + margin: the door says keep closed, and why
+    expect(door).to_have_text("keep closed", timeout=60000)
+    expect(page.locator("#door-why")).to_contain_text("MARTA CO2 supply")
+    for el in (card, page.locator("#door")):
+        expect(el).to_be_in_viewport()
+    supply = float(re.sub(r" °C$", "", page.locator("#marta-supply").inner_text()))
+    assert supply < 15  # cooling: it was at the room temperature (20 °C)
+    page.screenshot(path=str(demo.state / "coldroom.png"))
