@@ -35,7 +35,7 @@ class StorageConfig(StrictModel):
 
 class Retention(StrictModel):
     raw_days: float = Field(30.0, ge=0, description="raw points kept (0: for ever)")
-    minute_days: float = Field(400.0, ge=0, description="1-minute rollups kept (0: for ever)")
+    minute_days: float = Field(90.0, ge=0, description="1-minute rollups kept (0: for ever)")
     hour_days: float = Field(0.0, ge=0, description="1-hour rollups kept (0: for ever)")
     prune_every: float = Field(3600.0, gt=0, description="s between retention passes")
 
