@@ -58,16 +58,21 @@ class Journal:
             f.unlink(missing_ok=True)
 
     def add(self, points: list[Point]) -> None:
+        """Journal `points`; they are in the kernel after the next `flush()`, which the
+        recorder calls before it acknowledges the messages they came from."""
         if self._fh is None:
             self._fh = open(self.current, "a", encoding="utf-8")  # noqa: SIM115
         self._fh.write("".join(json.dumps(g) + "\n" for g in _grouped(points)))
-        self._fh.flush()  # in the kernel now: a killed process cannot lose it
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()  # in the kernel now: a killed process cannot lose it
 
     def rotate(self) -> Path | None:
         """Close the current file and return it (None when nothing was journalled)."""
         if self._fh is None:
             return None
-        self.close()
+        self.close()  # (closing flushes)
         self._n += 1
         done = self.dir / f"taken-{self._n:09d}.jsonl"
         self.current.rename(done)

@@ -11,12 +11,12 @@ a point once per (series, timestamp), a batch replayed twice cannot duplicate an
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Collection
 from typing import Any
 
 from trackerdcs.config.model import StandBase
-from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Command, command
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
@@ -26,6 +26,7 @@ from trackerdcs.storage.config import RecorderConfig
 from trackerdcs.storage.historian import HistorianError, open_historian
 from trackerdcs.storage.journal import Journal
 from trackerdcs.storage.points import Point
+from trackerdcs.storage.receiver import Receiver, waker
 from trackerdcs.storage.schema import Schema, decode, for_stand
 from trackerdcs.storage.thinning import Thinning
 
@@ -61,7 +62,8 @@ class Exclusions:
 class RecorderService(Service):
     section = "recorder"
     default_name = "recorder"
-    persistent_session = True  # the broker keeps what is published while we restart
+    # the broker keeps what is published while we restart: the receiver's session (the bus
+    # client of commands and status needs none)
     cfg: RecorderConfig
 
     def __init__(self, stand: StandBase, name: str | None = None):
@@ -86,23 +88,40 @@ class RecorderService(Service):
         self.rejected = 0
         self.up = True
         self.last_error = ""
-        self.subscribe("#", self._on_message)
+        stand_id = hashlib.sha1(str(stand.data_dir).encode()).hexdigest()[:8]
+        self.rx_id = f"{self.name}-{stand_id}"  # the session the broker keeps for us
+        self.receiver: Receiver | None = None
+        self._rx = asyncio.Event()
         self.status_publisher = StatePublisher(self.bus, f"{self.name}/status")
         self.every(1.0, lambda: self.status_publisher.offer(self.status()))
 
     def republish(self) -> None:
         self.status_publisher.offer(self.status(), force=True)
 
-    def _on_message(self, msg: Message) -> None:
-        if self.excluded(msg.topic):
+    async def _receive(self) -> None:
+        """Bursts from the receiver: journalled, flushed once, then acknowledged."""
+        loop = asyncio.get_running_loop()
+        self.receiver = Receiver(self.bus.cfg, self.rx_id, "#", waker(loop, self._rx))
+        self.receiver.start()
+        while True:
+            await self._rx.wait()
+            self._rx.clear()
+            burst = self.receiver.take()
+            for m in burst:
+                self._on_message(m.topic, m.payload)
+            self.journal.flush()
+            self.receiver.ack(burst)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if self.excluded(topic):
             return
-        if msg.topic.startswith(f"{self.name}/"):
+        if topic.startswith(f"{self.name}/"):
             return  # our own status would feed back into itself
         try:
-            points, rejected = decode(msg.topic, msg.payload, self.schema)
+            points, rejected = decode(topic, payload, self.schema)
         except ValueError:
             self.malformed += 1
-            self.log.debug("malformed JSON on %s ignored", msg.topic)
+            self.log.debug("malformed JSON on %s ignored", topic)
             return
         except RecursionError:
             self.malformed += 1
@@ -110,7 +129,7 @@ class RecorderService(Service):
         if rejected:
             self.rejected += rejected
             self.log.warning("%s: %d value(s) not a finite number (or no valid ts), not stored",
-                             msg.topic, rejected)  # fmt: skip
+                             topic, rejected)  # fmt: skip
         kept = [q for p in points for q in self.thinning.admit(p)]
         if kept:
             self._keep(kept)
@@ -161,6 +180,7 @@ class RecorderService(Service):
         self.journal.done(taken)  # the loop above took everything: all of it is safe
 
     async def main(self) -> None:
+        self.spawn(self._receive(), "receive")
         while True:
             try:
                 await asyncio.wait_for(
@@ -218,6 +238,8 @@ class RecorderService(Service):
         }
 
     async def shutdown(self) -> None:
+        if self.receiver is not None:
+            self.receiver.stop()  # unacknowledged messages are the broker's to send again
         # what could not be written survives the restart on disk
         rest, self._pending = self._pending, []
         if rest:
