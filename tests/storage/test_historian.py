@@ -142,3 +142,16 @@ def test_influx_gets_retention_policies_and_rollups_and_reads_create_nothing(
     assert reader.raw("m:v", now - 30 * 86400, now + 1) == [(now, 1.0)]
     writer.close()
     reader.close()
+
+
+def test_a_point_twice_in_one_batch_is_stored_and_counted_once(tmp_path) -> None:
+    from trackerdcs.storage.sqlite import SqliteHistorian
+
+    h = SqliteHistorian(tmp_path / "h.sqlite")
+    t0 = T0 - T0 % 3600
+    h.write([Point("m", "v", 1.0, t0), Point("m", "v", 1.0, t0), Point("m", "v", 3.0, t0 + 1)])
+    h.write([Point("m", "v", 1.0, t0)])  # and again in the next one
+    assert h.raw("m:v", t0, t0 + 10) == [(t0, 1.0), (t0 + 1, 3.0)]
+    hour = h.buckets("m:v", t0, t0 + 3600 * 8, 2)  # from the hourly rollup
+    assert [(b.count, b.mean) for b in hour] == [(2, 2.0)]
+    h.close()

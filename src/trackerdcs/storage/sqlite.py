@@ -53,10 +53,19 @@ STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS staging (series INTEGER NOT NULL, ts REAL NOT NULL,
                                          value REAL NOT NULL);
 """
+# in key order: the inserts into points then walk the tree instead of jumping around it
 FRESH = """
 CREATE TEMP TABLE fresh AS SELECT s.series, s.ts, s.value FROM staging s
+WHERE NOT EXISTS (SELECT 1 FROM points p WHERE p.series = s.series AND p.ts = s.ts)
+ORDER BY s.series, s.ts;
+"""
+# the same when the batch holds a point twice (a replay overlapping what is pending): the
+# first of each is kept, as INSERT OR IGNORE would
+FRESH_DEDUP = """
+CREATE TEMP TABLE fresh AS SELECT s.series, s.ts, s.value FROM staging s
 WHERE s.rowid IN (SELECT min(rowid) FROM staging GROUP BY series, ts)
-  AND NOT EXISTS (SELECT 1 FROM points p WHERE p.series = s.series AND p.ts = s.ts);
+  AND NOT EXISTS (SELECT 1 FROM points p WHERE p.series = s.series AND p.ts = s.ts)
+ORDER BY s.series, s.ts;
 """
 ADD_ROLLUP = """
 INSERT INTO rollup_{w} SELECT series, CAST(ts / {w} AS INTEGER) * {w} AS b, count(*), sum(value),
@@ -111,7 +120,8 @@ class SqliteHistorian:
                 texts = [(self._series_id(p), p.ts, p.value) for p in points
                          if isinstance(p.value, str)]  # fmt: skip
                 self.db.executemany("INSERT INTO staging VALUES (?,?,?)", rows)
-                self.db.execute(FRESH)
+                twice = len({(r[0], r[1]) for r in rows}) != len(rows)
+                self.db.execute(FRESH_DEDUP if twice else FRESH)
                 for w in ROLLUPS:
                     self.db.execute(ADD_ROLLUP.format(w=w))
                 self.db.execute("INSERT INTO points SELECT series, ts, value FROM fresh")
