@@ -5,6 +5,8 @@ library or the PLC gave."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
@@ -38,36 +40,30 @@ class Plc:
             self.client.close()
             self.client = None
 
-    async def read(self, address: int, count: int) -> list[int]:
-        if self.client is None or not self.client.connected:
+    async def _request(self, what: str, request: Callable[[AsyncModbusTcpClient], Any]) -> Any:
+        """One request at a time, bounded; any failure a MartaError naming `what`."""
+        client = self.client
+        if client is None or not client.connected:
             raise MartaError("not connected")
         try:
             async with self.io:
-                rr = await asyncio.wait_for(self.client.read_holding_registers(
-                    address, count=count, device_id=self.cfg.unit), self.cfg.timeout)  # fmt: skip
+                rr = await asyncio.wait_for(request(client), self.cfg.timeout)
         except TimeoutError:
-            raise MartaError(f"read {address}+{count}: no answer within {self.cfg.timeout:g} s"
-                             ) from None  # fmt: skip
+            raise MartaError(f"{what}: no answer within {self.cfg.timeout:g} s") from None
         except (ModbusException, OSError) as exc:
-            raise MartaError(f"read {address}+{count}: {exc}") from None
+            raise MartaError(f"{what}: {exc}") from None
         if rr.isError():
-            raise MartaError(f"read {address}+{count}: PLC answered {rr}")
+            raise MartaError(f"{what}: PLC answered {rr}")
+        return rr
+
+    async def read(self, address: int, count: int) -> list[int]:
+        rr = await self._request(f"read {address}+{count}", lambda c: c.read_holding_registers(
+            address, count=count, device_id=self.cfg.unit))  # fmt: skip
         return list(rr.registers)
 
     async def write(self, address: int, values: list[int]) -> None:
-        if self.client is None or not self.client.connected:
-            raise MartaError("not connected")
-        try:
-            async with self.io:
-                rr = await asyncio.wait_for(self.client.write_registers(
-                    address, values, device_id=self.cfg.unit), self.cfg.timeout)  # fmt: skip
-        except TimeoutError:
-            raise MartaError(f"write {address}: no answer within {self.cfg.timeout:g} s"
-                             ) from None  # fmt: skip
-        except (ModbusException, OSError) as exc:
-            raise MartaError(f"write {address}: {exc}") from None
-        if rr.isError():
-            raise MartaError(f"write {address}: PLC answered {rr}")
+        await self._request(f"write {address}", lambda c: c.write_registers(
+            address, values, device_id=self.cfg.unit))  # fmt: skip
 
     async def write_float(self, address: int, value: float) -> None:
         await self.write(address, p.encode_float(value))
