@@ -155,3 +155,17 @@ def test_a_point_twice_in_one_batch_is_stored_and_counted_once(tmp_path) -> None
     hour = h.buckets("m:v", t0, t0 + 3600 * 8, 2)  # from the hourly rollup
     assert [(b.count, b.mean) for b in hour] == [(2, 2.0)]
     h.close()
+
+
+def test_absurd_but_finite_values_do_not_block_the_historian(tmp_path) -> None:
+    """A fuzzer's 1e308 and -1e308 in one minute summed to inf - inf, which SQLite stores as
+    NULL: the batch failed, and the recorder retried it for ever."""
+    from trackerdcs.storage.sqlite import SqliteHistorian
+
+    h = SqliteHistorian(tmp_path / "h.sqlite")
+    t0 = T0 - T0 % 3600
+    h.write([Point("m", "v", 1e308, t0), Point("m", "v", 1e308, t0 + 1),
+             Point("m", "v", -1e308, t0 + 2), Point("m", "v", 2**70, t0 + 3)])  # fmt: skip
+    h.write([Point("m", "v", -1e308, t0 + 4)])
+    assert [v for _, v in h.raw("m:v", t0, t0 + 10)] == [1e308, 1e308, -1e308, 2.0**70, -1e308]
+    h.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import uuid
 from collections.abc import Collection
 from typing import Any
 
@@ -92,6 +93,7 @@ class RecorderService(Service):
         self.rx_id = f"{self.name}-{stand_id}"  # the session the broker keeps for us
         self.receiver: Receiver | None = None
         self._rx = asyncio.Event()
+        self._markers: dict[str, asyncio.Future[None]] = {}
         self.status_publisher = StatePublisher(self.bus, f"{self.name}/status")
         self.every(1.0, lambda: self.status_publisher.offer(self.status()))
 
@@ -113,6 +115,11 @@ class RecorderService(Service):
             self.receiver.ack(burst)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == f"{self.name}/sync":
+            seen = self._markers.get(payload.decode(errors="replace"))
+            if seen is not None and not seen.done():
+                seen.set_result(None)
+            return
         if self.excluded(topic):
             return
         if topic.startswith(f"{self.name}/"):
@@ -212,10 +219,27 @@ class RecorderService(Service):
         if n:
             self.log.info("retention: %d rows past their time deleted", n)
 
-    @command("flush", help="write everything pending now")
+    @command("flush", help="write everything published before this command, now")
     async def flush(self, cmd: Command) -> dict[str, Any]:
+        await self._sync()
         await self.drain()
         return self.status()
+
+    async def _sync(self, timeout: float = 5.0) -> None:
+        """Wait until the receiver has everything the broker had before this moment: the
+        command came on another connection, so a marker goes through the receiver's."""
+        if self.receiver is None or not self.receiver.connected:
+            return
+        nonce = uuid.uuid4().hex
+        seen = asyncio.get_running_loop().create_future()
+        self._markers[nonce] = seen
+        self.bus.publish(f"{self.name}/sync", nonce)
+        try:
+            await asyncio.wait_for(seen, timeout)
+        except TimeoutError:
+            self.log.warning("flush: the receiver did not see its marker within %g s", timeout)
+        finally:
+            self._markers.pop(nonce, None)
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -97,8 +97,8 @@ def _typed(m: Measurement, data: dict[str, Any]) -> dict[str, Value]:
         elif isinstance(v, str):
             continue
         elif kind == "int":
-            if isinstance(v, float) and not math.isfinite(v):
-                out[name] = v  # rejected below, counted
+            if not math.isfinite(v) or not -(2**63) <= v < 2**63:
+                out[name] = math.nan  # no integer InfluxDB can hold: rejected below, counted
             else:
                 out[name] = int(v)
         elif kind == "bool":

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS rollup_{w} (
 DROP TRIGGER IF EXISTS points_rollup_{w};
 """
 
+# (absurd but finite values can sum to +inf and -inf, whose sum SQLite stores as NULL: the
+# coalesce keeps such a batch from failing for ever)
 # a batch is staged, its rows not stored yet (a replay is not counted twice) are added to the
 # rollups one (series, bucket) group at a time, then stored: a trigger per row did the same
 # with one upsert per row and rollup, which made the rollups most of the write
@@ -68,10 +70,10 @@ WHERE s.rowid IN (SELECT min(rowid) FROM staging GROUP BY series, ts)
 ORDER BY s.series, s.ts;
 """
 ADD_ROLLUP = """
-INSERT INTO rollup_{w} SELECT series, CAST(ts / {w} AS INTEGER) * {w} AS b, count(*), sum(value),
-       min(value), max(value) FROM fresh WHERE true GROUP BY series, b
+INSERT INTO rollup_{w} SELECT series, CAST(ts / {w} AS INTEGER) * {w} AS b, count(*),
+       coalesce(sum(value), 0.0), min(value), max(value) FROM fresh WHERE true GROUP BY series, b
 ON CONFLICT (series, bucket) DO UPDATE SET
-    n = n + excluded.n, sum = sum + excluded.sum,
+    n = n + excluded.n, sum = coalesce(sum + excluded.sum, sum),
     min = min(min, excluded.min), max = max(max, excluded.max);
 """
 
@@ -115,7 +117,8 @@ class SqliteHistorian:
         with self._lock:
             try:
                 self.db.execute("BEGIN")
-                rows = [(self._series_id(p), p.ts, p.value) for p in points
+                # REAL column: an integer beyond 64 bits would not even bind
+                rows = [(self._series_id(p), p.ts, float(p.value)) for p in points
                         if not isinstance(p.value, str)]  # fmt: skip
                 texts = [(self._series_id(p), p.ts, p.value) for p in points
                          if isinstance(p.value, str)]  # fmt: skip
