@@ -37,7 +37,7 @@ marta:
   port: {free_port()}
   poll: 0.3
   temperature_min: -30
-  sim: {{time_scale: 20, update: 0.1}}
+  sim: {{time_scale: 60, update: 0.1}}
 """
     path, stand = write_stand(body, broker=own_mosquitto)  # no retained state of another test
     procs = StandProcesses(path, stand, tmp_path)
