@@ -14,11 +14,10 @@ from trackerdcs.testing.probe import Probe
 from trackerdcs.testing.processes import StandProcesses
 
 
-def test_a_dewpoint_action_on_a_marta_cooled_stand(write_stand, own_mosquitto,
-                                                   tmp_path: Path) -> None:  # fmt: skip
-    prefix = f"m{uuid.uuid4().hex[:5]}"
-    puts = tmp_path / "puts.jsonl"
-    body = f"""
+def caen_and_marta(prefix: str, modules: int, puts: Path | None = None) -> str:
+    """A simulated mainframe (HV on board 12) and a simulated MARTA plant, 30x faster."""
+    put_log = f"\n  sim: {{put_log: {puts}}}" if puts else ""
+    return f"""
 caen:
   simulate: true
   prefix: {prefix}
@@ -27,15 +26,24 @@ caen:
   watchdog: {{timeout: 6}}
   global:
     lv: {{V0Set: 10.5, I0Set: 3.0}}
-    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
-  sim: {{put_log: {puts}}}
+    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}{put_log}
   channels:
-{channel_map_yaml(2, hv_board=12)}
+{channel_map_yaml(modules, hv_board=12)}
 marta:
   simulate: true
   port: {free_port()}
   poll: 0.3
   sim: {{time_scale: 30, update: 0.1}}
+"""
+
+
+def test_a_dewpoint_action_on_a_marta_cooled_stand(write_stand, own_mosquitto,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    prefix = f"m{uuid.uuid4().hex[:5]}"
+    puts = tmp_path / "puts.jsonl"
+    body = (
+        caen_and_marta(prefix, 2, puts)
+        + f"""
 sensors:
   simulate: true
   sim: {{period: 0.3, noise: 0.0, room: {{temperature: 22.0, humidity: 30.0, drift: 0.0}}}}
@@ -49,6 +57,7 @@ safety:
   stale: {{warning: 5, action: 10}}
   chiller: {{grace: 60}}
 """
+    )
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)
@@ -107,23 +116,9 @@ def test_the_cold_room_door_is_safe_to_open_only_when_warm_dry_unpowered_and_cur
     write_stand, own_mosquitto, tmp_path: Path
 ) -> None:
     prefix = f"d{uuid.uuid4().hex[:5]}"
-    body = f"""
-caen:
-  simulate: true
-  prefix: {prefix}
-  ca_server_port: {free_port()}
-  heartbeat: 1
-  watchdog: {{timeout: 6}}
-  global:
-    lv: {{V0Set: 10.5, I0Set: 3.0}}
-    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 100.0, PDwn: Ramp}}
-  channels:
-{channel_map_yaml(1, hv_board=12)}
-marta:
-  simulate: true
-  port: {free_port()}
-  poll: 0.3
-  sim: {{time_scale: 30, update: 0.1}}
+    body = (
+        caen_and_marta(prefix, 1)
+        + f"""
 sensors:
   simulate: true
   sim: {{period: 0.3, noise: 0.0, room: {{temperature: 22.0, humidity: 30.0, drift: 0.0}}}}
@@ -137,6 +132,7 @@ safety:
   dewpoint: {{enabled: false}}
   door: {{margin: 1.0, max_age: 4}}
 """
+    )
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)

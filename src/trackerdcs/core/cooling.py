@@ -46,3 +46,15 @@ class CoolingContract:
                 continue
             out.append((o.command, fill(o.payload)))
         return out
+
+
+# the reference stack's chiller backend (PROTOCOLS.md §1: `julabo/status`, `setWT`, `useSP`):
+# the Julabo family declares it, and safety reads a cooling service named by hand that way
+REFERENCE_CHILLER = CoolingContract(
+    running=("ON",),
+    surfaces={"internal_temp": "bath"},
+    safe=(
+        Order("setWT", {"setpoint": "{slot}", "temp": "{temp}"}, "setpoint_{slot}"),
+        Order("useSP", {"setpoint": "{slot}"}, "used_setpoint", "{slot}"),
+    ),
+)

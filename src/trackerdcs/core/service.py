@@ -46,9 +46,6 @@ class Service(AlarmCommands):
 
     section: ClassVar[str] = ""
     default_name: ClassVar[str] = ""
-    # True: a broker session that outlives the process (a fixed client id, clean_session
-    # off), so QoS 1 messages published while the service restarts wait for it
-    persistent_session: ClassVar[bool] = False
 
     def __init__(self, stand: Stand, name: str | None = None):
         self.stand = stand
@@ -56,13 +53,7 @@ class Service(AlarmCommands):
         default = self.default_name or self.section
         self.name = name or (self.cfg.service_name(default) if self.cfg is not None else default)
         self.log = logging.getLogger(f"trackerdcs.{self.name}")
-        client_id = None
-        if self.persistent_session:
-            stand_id = hashlib.sha1(str(stand.data_dir).encode()).hexdigest()[:8]
-            client_id = f"{self.name}-{stand_id}"
-        self.bus = Bus(stand.bus.account(self.name, stand.base_dir), service=self.name,
-                       client_id=client_id,
-                       clean_session=not self.persistent_session)  # fmt: skip
+        self.bus = Bus(stand.bus.account(self.name, stand.base_dir), service=self.name)
         store = stand.data_dir / "alarms" / f"{self.name}.json" if stand.source else None
         self.alarms = AlarmTable(self.name, self._publish_alarm, store=store)
         self.commands = CommandRouter(
@@ -78,6 +69,13 @@ class Service(AlarmCommands):
         self.every(getattr(self.cfg, "heartbeat", 5.0), self.republish)
 
     # -- declarations ----------------------------------------------------------------------
+    def session_id(self) -> str:
+        """A client id fixed for this service of this stand: a broker session under it
+        (clean_session off) outlives the process, so QoS 1 messages published while the
+        service restarts wait for it."""
+        stand_id = hashlib.sha1(str(self.stand.data_dir).encode()).hexdigest()[:8]
+        return f"{self.name}-{stand_id}"
+
     def every(self, period: float, job: Job) -> None:
         """Run `job` every `period` s (from the end of the previous run: no bursts)."""
         self._jobs.append((period, job))

@@ -1,6 +1,6 @@
 """Julabo circulators over RS232 (or a serial server): the chiller."""
 
-from trackerdcs.core.cooling import CoolingContract, Order
+from trackerdcs.core.cooling import REFERENCE_CHILLER
 from trackerdcs.core.history import Measurement
 from trackerdcs.core.registry import COOLING, Family
 
@@ -13,14 +13,7 @@ FAMILY = Family(
     roles=frozenset({COOLING}),
     relocate="trackerdcs.julabo.testing:relocate",
     ui={"panel": "chiller"},
-    cooling=CoolingContract(
-        running=("ON",),
-        surfaces={"internal_temp": "bath"},
-        safe=(
-            Order("setWT", {"setpoint": "{slot}", "temp": "{temp}"}, "setpoint_{slot}"),
-            Order("useSP", {"setpoint": "{slot}"}, "used_setpoint", "{slot}"),
-        ),
-    ),
+    cooling=REFERENCE_CHILLER,
     # the reference Telegraf's `chiller` (PROTOCOLS.md §1); `status_code` and `used_setpoint`
     # are unsigned there, which InfluxDB 1.x stores as integers
     history=(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from trackerdcs.core import contracts
-from trackerdcs.core.cooling import CoolingContract, Order
+from trackerdcs.core.cooling import REFERENCE_CHILLER, CoolingContract
 from trackerdcs.core.ordering import FUTURE_TOLERANCE
 from trackerdcs.safety.config import (
     ChillerRule,
@@ -35,16 +35,6 @@ class Verdict:
     state: str
     value: float | None
     message: str
-
-
-# a cooling service whose family declares nothing (a chiller_service named by hand): read and
-# ordered as the reference Julabo backend is
-JULABO_LIKE = CoolingContract(
-    running=("ON",),
-    surfaces={"internal_temp": "bath"},
-    safe=(Order("setWT", {"setpoint": "{slot}", "temp": "{temp}"}, "setpoint_{slot}"),
-          Order("useSP", {"setpoint": "{slot}"}, "used_setpoint", "{slot}")),
-)  # fmt: skip
 
 
 @dataclass
@@ -79,7 +69,15 @@ class View:
         return age, f"silent for {age:.0f} s"
 
     def contract(self, cooling: str) -> CoolingContract:
-        return self.cooling_contracts.get(cooling, JULABO_LIKE)
+        # a cooling service named by hand, of no family: as the reference chiller backend
+        return self.cooling_contracts.get(cooling, REFERENCE_CHILLER)
+
+    def cooling_surfaces(self) -> list[tuple[float, str]]:
+        """(°C, what) of every cold surface of the cooling services online."""
+        return [(t, f"{name} {what}") for name, c in self.cooling.items()
+                if self.online.get(name, False)
+                for fld, what in self.contract(name).surfaces.items()
+                if (t := c.number(fld)) is not None]  # fmt: skip
 
     def age(self, sensor: str) -> float:
         return self.staleness(sensor)[0]
@@ -143,12 +141,7 @@ class Dewpoint:
         temps = [(x.temperature, n) for n in surfaces
                  if (x := v.fresh(n)) is not None and x.temperature is not None]  # fmt: skip
         if r.chiller_is_surface:
-            for name, c in v.cooling.items():
-                if not v.online.get(name, False):
-                    continue
-                for fld, what in v.contract(name).surfaces.items():
-                    if (t := c.number(fld)) is not None:
-                        temps.append((t, f"{name} {what}"))
+            temps += v.cooling_surfaces()
         dews = [(x.dewpoint, n) for n in air
                 if (x := v.fresh(n)) is not None and x.dewpoint is not None]  # fmt: skip
         if not temps or not dews:
@@ -267,12 +260,9 @@ def door(v: View, cfg: DoorRule, power: list[str]) -> tuple[bool, list[str]]:
             dews.append((r.dewpoint, n))
     if not room:
         why.append("no room sensor")
-    for name, c in v.cooling.items():
-        if not v.online.get(name, False):
-            why.append(f"{name} offline: its cold surfaces unknown")
-            continue
-        temps += [(t, f"{name} {what}") for fld, what in v.contract(name).surfaces.items()
-                  if (t := c.number(fld)) is not None]  # fmt: skip
+    why += [f"{name} offline: its cold surfaces unknown" for name in v.cooling
+            if not v.online.get(name, False)]  # fmt: skip
+    temps += v.cooling_surfaces()
     if not dews and room:
         why.append("no room dew point")
     elif temps and dews:

@@ -18,7 +18,7 @@ from trackerdcs.config.model import Stand
 from trackerdcs.config.secrets import read_secret
 from trackerdcs.storage.config import Retention
 from trackerdcs.storage.historian import HistorianError
-from trackerdcs.storage.points import Bucket, Point, Value, parse_series, series_key
+from trackerdcs.storage.points import Bucket, Point, Value, by_row, parse_series, series_key
 
 
 def _escape_key(s: str) -> str:
@@ -40,20 +40,11 @@ def field_value(v: Value) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def line(p: Point) -> str:
-    tags = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(p.tags))
-    value = field_value(p.value)
-    return f"{_escape_meas(p.measurement)}{tags} {_escape_key(p.field)}={value} {int(p.ts * 1e6)}"
-
-
 def lines(points: list[Point]) -> list[str]:
     """One line per measurement, tag set and time with all its fields (as Telegraf writes):
     a channel message is one line, not thirty."""
-    grouped: dict[tuple[str, tuple[tuple[str, str], ...], float], list[Point]] = {}
-    for p in points:
-        grouped.setdefault((p.measurement, p.tags, p.ts), []).append(p)
     out = []
-    for (meas, tags, ts), group in grouped.items():
+    for (meas, tags, ts), group in by_row(points).items():
         tagpart = "".join(f",{_escape_key(k)}={_escape_key(v)}" for k, v in sorted(tags))
         fields = ",".join(f"{_escape_key(p.field)}={field_value(p.value)}" for p in group)
         out.append(f"{_escape_meas(meas)}{tagpart} {fields} {int(ts * 1e6)}")

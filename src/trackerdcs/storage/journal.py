@@ -14,16 +14,14 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from trackerdcs.storage.points import Point
+from trackerdcs.storage.points import Point, by_row
 
 
 def _grouped(points: list[Point]) -> list[list[Any]]:
-    """One line per measurement, tag set and time (a message's values share them): one
-    JSON encoding per message instead of one per value."""
-    groups: dict[tuple[str, tuple[tuple[str, str], ...], float], list[list[Any]]] = {}
-    for p in points:
-        groups.setdefault((p.measurement, p.tags, p.ts), []).append([p.field, p.value])
-    return [[m, [list(t) for t in tags], ts, fields] for (m, tags, ts), fields in groups.items()]
+    """One line per measurement, tag set and time: one JSON encoding per message instead of
+    one per value."""
+    return [[m, [list(t) for t in tags], ts, [[p.field, p.value] for p in group]]
+            for (m, tags, ts), group in by_row(points).items()]  # fmt: skip
 
 
 def _expand(line: list[Any]) -> list[Point]:

@@ -43,6 +43,18 @@ class Point(NamedTuple):
         return cls(d[0], d[1], value, float(d[3]), tuple((str(k), str(v)) for k, v in d[4]))
 
 
+Row = tuple[str, tuple[tuple[str, str], ...], float]  # measurement, tags, time
+
+
+def by_row(points: list[Point]) -> dict[Row, list[Point]]:
+    """Points grouped by measurement, tag set and time, in order: a message's values share
+    them, and both the journal and InfluxDB's line protocol write one line per group."""
+    rows: dict[Row, list[Point]] = {}
+    for p in points:
+        rows.setdefault((p.measurement, p.tags, p.ts), []).append(p)
+    return rows
+
+
 @dataclass(frozen=True)
 class Series:
     measurement: str

@@ -11,7 +11,6 @@ a point once per (series, timestamp), a batch replayed twice cannot duplicate an
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import uuid
 from collections.abc import Collection
@@ -63,8 +62,6 @@ class Exclusions:
 class RecorderService(Service):
     section = "recorder"
     default_name = "recorder"
-    # the broker keeps what is published while we restart: the receiver's session (the bus
-    # client of commands and status needs none)
     cfg: RecorderConfig
 
     def __init__(self, stand: StandBase, name: str | None = None):
@@ -89,11 +86,10 @@ class RecorderService(Service):
         self.rejected = 0
         self.up = True
         self.last_error = ""
-        stand_id = hashlib.sha1(str(stand.data_dir).encode()).hexdigest()[:8]
-        self.rx_id = f"{self.name}-{stand_id}"  # the session the broker keeps for us
         self.receiver: Receiver | None = None
         self._rx = asyncio.Event()
         self._markers: dict[str, asyncio.Future[None]] = {}
+        self._own, self._sync_topic = f"{self.name}/", f"{self.name}/sync"  # per message
         self.status_publisher = StatePublisher(self.bus, f"{self.name}/status")
         self.every(1.0, lambda: self.status_publisher.offer(self.status()))
 
@@ -103,7 +99,9 @@ class RecorderService(Service):
     async def _receive(self) -> None:
         """Bursts from the receiver: journalled, flushed once, then acknowledged."""
         loop = asyncio.get_running_loop()
-        self.receiver = Receiver(self.bus.cfg, self.rx_id, "#", waker(loop, self._rx))
+        # the receiver holds the session the broker keeps for us (the same id the bus client
+        # had before it, so an upgraded stand keeps what was queued)
+        self.receiver = Receiver(self.bus.cfg, self.session_id(), "#", waker(loop, self._rx))
         self.receiver.start()
         while True:
             await self._rx.wait()
@@ -115,14 +113,14 @@ class RecorderService(Service):
             self.receiver.ack(burst)
 
     def _on_message(self, topic: str, payload: bytes) -> None:
-        if topic == f"{self.name}/sync":
+        if topic == self._sync_topic:
             seen = self._markers.get(payload.decode(errors="replace"))
             if seen is not None and not seen.done():
                 seen.set_result(None)
             return
         if self.excluded(topic):
             return
-        if topic.startswith(f"{self.name}/"):
+        if topic.startswith(self._own):
             return  # our own status would feed back into itself
         try:
             points, rejected = decode(topic, payload, self.schema)
@@ -233,7 +231,7 @@ class RecorderService(Service):
         nonce = uuid.uuid4().hex
         seen = asyncio.get_running_loop().create_future()
         self._markers[nonce] = seen
-        self.bus.publish(f"{self.name}/sync", nonce)
+        self.bus.publish(self._sync_topic, nonce)
         try:
             await asyncio.wait_for(seen, timeout)
         except TimeoutError:
