@@ -1,6 +1,7 @@
 """The cold-room stand in the browser (examples/coldroom.yaml: MARTA cooling, the door
-interlock): what an operator sees of the CO2 plant and the door, and the plant started from
-the page. Chromium at desk size; every assertion on what is visible in the viewport."""
+interlock, module LV from an HMP4040 and HV from the CAEN): what an operator sees of the CO2
+plant, the door and the LV supply, the plant started and a module powered from the page.
+Chromium at desk size; every assertion on what is visible in the viewport."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     cfg = demo_bus(config)
     with running_demo(config, tmp / "state", tmp / "demo.log"):
-        view = wait_online(cfg, ("dcs", "MARTA", "sensors", "safety", "recorder", "web"), 90)
+        view = wait_online(cfg, ("dcs", "hmp4040", "MARTA", "sensors", "safety", "recorder",
+                                 "web"), 90)  # fmt: skip
         assert all(view.values()), view
         with Probe(cfg) as probe:
             yield Demo(f"http://127.0.0.1:{data['web']['port']}", cfg, probe, config,
@@ -58,3 +60,38 @@ def test_the_operator_starts_the_co2_plant_and_sees_the_door_close(demo: Demo, l
     supply = float(re.sub(r" °C$", "", page.locator("#marta-supply").inner_text()))
     assert supply < 15  # cooling: it was at the room temperature (20 °C)
     page.screenshot(path=str(demo.state / "coldroom.png"))
+
+
+def test_a_module_powered_from_its_row_takes_lv_from_the_hmp_and_hv_from_the_caen(
+    demo: Demo, login
+) -> None:
+    # the CO2 well above the modules' dew point (the other test may have left it cold)
+    p = demo.probe
+    assert p.command("MARTA", "set_temperature_setpoint", "15")["ok"]
+    p.wait_json("safety/status", lambda s: s["state"] == "OK"
+                and s["interlocks"]["dewpoint"]["value"] > 8, 60, p.mark())  # fmt: skip
+    page = login("operator")
+    lvps = page.locator("#lvps-card")
+    expect(lvps).to_be_visible()
+    expect(page.locator("#lvps-model")).to_have_text("HMP4040")
+    expect(page.locator("#lvps-state")).to_have_text("LV_OFF", timeout=15000)
+    row = page.locator('#modules tr[data-channel="1"]')
+    expect(row.locator(".state")).to_have_text("LV_OFF", timeout=15000)
+    # HV first is refused, with the other supply named
+    row.locator(".hv-on").click()
+    expect(page.locator("#notices")).to_contain_text("LV of PS_26_05-UCL_00001 is off (hmp4040")
+    row.locator(".lv-on").click()  # the row's LV is the HMP4040 output 1
+    expect(row.locator(".state")).to_have_text("LV_ON", timeout=15000)
+    output = page.locator('#lvps tr[data-output="1"]')
+    expect(output).to_contain_text("LV_ON")
+    expect(row.locator(".lv-v")).to_have_text(re.compile(r"^10\.[45]"), timeout=10000)
+    row.locator(".hv-on").click()
+    expect(row.locator(".state")).to_have_text("HV_ON", timeout=30000)
+    for el in (row, lvps):
+        expect(el).to_be_in_viewport()
+    page.screenshot(path=str(demo.state / "coldroom-hmp.png"), full_page=True)
+    # LV off from the row: the HV comes down first, then the output goes off
+    row.locator(".lv-off").click()
+    expect(row.locator(".state")).to_have_text("LV_OFF", timeout=30000)
+    expect(output).to_contain_text("LV_OFF")
+    assert float(row.locator(".hv-v").inner_text()) < 5

@@ -7,7 +7,9 @@ caen:
   channels:
     1: {module: PS_26_05-IPG_00101, lv: {board: 0, chan: 0}, hv: {board: 12, chan: 0}}
 ```
-A channel is *active* when a module is assigned to it.
+A channel is *active* when a module is assigned to it. A channel without `lv` takes its
+module's LV from another supply (an HMP output with the same module): HV on is refused
+while that supply does not report the module's LV on (trackerdcs.power.modules).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trackerdcs.caen.protocol import ENUMS, HV_PARAMS, LV_PARAMS
 from trackerdcs.config.base import ServiceSection, StrictModel
+from trackerdcs.core.registry import POWER, with_role
 
 # the reference `example.yml` names settings by the property of its channel classes
 PROPERTIES: dict[str, str] = {
@@ -117,7 +120,7 @@ class BoardChannel(StrictModel):
 
 class ChannelConfig(StrictModel):
     module: str | None = None
-    lv: BoardChannel
+    lv: BoardChannel | None = Field(None, description="absent: LV from another supply")
     hv: BoardChannel
     limits: Limits | None = None
 
@@ -127,7 +130,11 @@ class ChannelConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_settings(self) -> ChannelConfig:
-        self.lv.settings = _coerce("lv", self.lv.settings, ("lv", "settings"))
+        if self.lv is None and not self.module:
+            raise ValueError("a channel without lv takes its LV from another supply by module: "
+                             "give its module")  # fmt: skip
+        if self.lv is not None:
+            self.lv.settings = _coerce("lv", self.lv.settings, ("lv", "settings"))
         self.hv.settings = _coerce("hv", self.hv.settings, ("hv", "settings"))
         return self
 
@@ -205,6 +212,9 @@ class CaenConfig(ServiceSection):
     hv_off_threshold: float = Field(5.0, ge=0, description="V below which HV counts as off")
     hv_off_timeout: float = Field(120.0, gt=0, description="s to wait for HV ramp-down")
     connect_timeout: float = Field(5.0, gt=0)
+    lv_elsewhere_max_age: float = Field(
+        15.0, gt=0, description="s after which another supply's word on a module's LV is unknown"
+    )
     sim: SimSettings = Field(default_factory=SimSettings)
 
     @field_validator("channels")
@@ -213,6 +223,8 @@ class CaenConfig(ServiceSection):
         seen: dict[tuple[str, int, int], int] = {}
         for cid, ch in channels.items():
             for side, bc in (("lv", ch.lv), ("hv", ch.hv)):
+                if bc is None:
+                    continue
                 key = (side, bc.board, bc.chan)
                 if key in seen:
                     raise ValueError(
@@ -230,6 +242,8 @@ class CaenConfig(ServiceSection):
         for cid, ch in self.channels.items():
             lim = self.limits(cid)
             for side, bc in (("lv", ch.lv), ("hv", ch.hv)):
+                if bc is None:
+                    continue
                 glob = self.global_.lv if side == "lv" else self.global_.hv
                 for param, top in (("V0Set", getattr(lim, f"{side}_vmax")),
                                    ("I0Set", getattr(lim, f"{side}_imax"))):  # fmt: skip
@@ -259,14 +273,34 @@ class CaenConfig(ServiceSection):
     def settings(self, cid: int, side: str) -> dict[str, Any]:
         """Global defaults overridden by the channel's own settings."""
         ch = self.channels[cid]
+        bc = ch.lv if side == "lv" else ch.hv
+        if bc is None:
+            return {}
         base = dict(self.global_.lv if side == "lv" else self.global_.hv)
-        base.update((ch.lv if side == "lv" else ch.hv).settings)
+        base.update(bc.settings)
         return base
+
+    def supplies(self) -> dict[str, tuple[str, ...]]:
+        """module -> the sides this mainframe gives it (module power across supplies)."""
+        return {ch.module: ("hv",) if ch.lv is None else ("lv", "hv")
+                for ch in self.channels.values() if ch.module}  # fmt: skip
 
     def where(self) -> list[str]:
         return [f"CAEN IOC      Channel Access port {self.ca_server_port}"] if self.simulate else []
 
     def warnings(self, stand: Any) -> list[str]:
+        return self._lv_elsewhere(stand) + self._watchdog_warning(stand)
+
+    def _lv_elsewhere(self, stand: Any) -> list[str]:
+        given = {m for f in with_role(POWER) if f.name != "caen"
+                 if (sec := stand.section(f.name)) is not None and hasattr(sec, "supplies")
+                 for m, sides in sec.supplies().items() if "lv" in sides}  # fmt: skip
+        return [f"caen.channels.{cid}: no lv and no other supply gives module {ch.module} its "
+                "LV: HV on will be refused for it"
+                for cid, ch in self.channels.items()
+                if ch.lv is None and ch.module not in given]  # fmt: skip
+
+    def _watchdog_warning(self, stand: Any) -> list[str]:
         safety = stand.section("safety")
         if self.watchdog.timeout is None or self.watchdog.heartbeat_topic is not None:
             return []  # off, or a heartbeat named explicitly (another stack may give it)

@@ -6,17 +6,26 @@ from typing import Any
 
 from trackerdcs.caen import protocol
 from trackerdcs.caen.config import ChannelConfig
+from trackerdcs.caen.external import ExternalLV
 from trackerdcs.caen.transport import SidePVs
 from trackerdcs.core.signal import Signal
+from trackerdcs.power.modules import ModulePower
 
 
 class Channel:
     """The state is never assumed: `evaluate()` computes it from read-back."""
 
-    def __init__(self, cid: int, cfg: ChannelConfig, prefix: str, on_change: Any):
+    def __init__(self, cid: int, cfg: ChannelConfig, prefix: str, on_change: Any,
+                 others: ModulePower | None = None):  # fmt: skip
         self.id = cid
         self.cfg = cfg
-        self.lv = SidePVs("lv", protocol.pv_base(prefix, cfg.lv.board, cfg.lv.chan), on_change)
+        self.lv: SidePVs | ExternalLV
+        if cfg.lv is None:
+            assert cfg.module and others is not None
+            self.lv = ExternalLV(cfg.module, others, on_change)
+        else:
+            self.lv = SidePVs("lv", protocol.pv_base(prefix, cfg.lv.board, cfg.lv.chan),
+                              on_change)  # fmt: skip
         self.hv = SidePVs("hv", protocol.pv_base(prefix, cfg.hv.board, cfg.hv.chan), on_change)
         self.state = "INIT"
         self.reason = ""
@@ -31,7 +40,11 @@ class Channel:
     def connected(self) -> bool:
         return self.lv.connected and self.hv.connected
 
-    def side(self, side: str) -> SidePVs:
+    @property
+    def external_lv(self) -> ExternalLV | None:
+        return self.lv if isinstance(self.lv, ExternalLV) else None
+
+    def side(self, side: str) -> SidePVs | ExternalLV:
         return self.lv if side == "lv" else self.hv
 
     def watched(self) -> list[Signal[Any]]:
@@ -46,6 +59,9 @@ class Channel:
             self.connected, int(self.lv.get("Status") or 0), int(self.hv.get("Status") or 0),
             self.hv_volts() or 0.0, hv_off_v,
         )  # fmt: skip
+        ext = self.external_lv
+        if new == "DISCONNECTED" and ext is not None and self.hv.connected:
+            self.reason = ext.describe()
         changed, self.state = new != self.state, new
         return changed
 
@@ -94,8 +110,8 @@ class Channel:
             "id": self.id,
             "module": self.cfg.module,
             "active": self.active,
-            "lv_board": self.cfg.lv.board,
-            "lv_channel": self.cfg.lv.chan,
+            "lv_board": self.cfg.lv.board if self.cfg.lv else None,
+            "lv_channel": self.cfg.lv.chan if self.cfg.lv else None,
             "hv_board": self.cfg.hv.board,
             "hv_channel": self.cfg.hv.chan,
         }

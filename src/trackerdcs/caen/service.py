@@ -25,6 +25,7 @@ from trackerdcs.core.commands import BadCommand, Command, Number, OnOff, Refused
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
 from trackerdcs.power import limits
+from trackerdcs.power import modules as mp
 from trackerdcs.power.guard import PowerGuard
 from trackerdcs.power.procedure import SAFE_OFF, Procedures
 from trackerdcs.power.safe_off import ramp_down_then_lv_off
@@ -60,6 +61,11 @@ class CaenService(Service):
         self.deadbands = {"lv_vMon": db.lv_v, "lv_iMon": db.lv_i, "hv_vMon": db.hv_v,
                           "hv_iMon": db.hv_i, "lv_temp": db.temp}  # fmt: skip
         self.ioc_answering = True
+        # modules whose LV another supply gives: its word on the bus, and ours for it
+        self.others = mp.ModulePower(self.cfg.lv_elsewhere_max_age, mp.expected(stand, self.name))
+        self.others.watch([s for s in peers.power(stand) if s != self.name], self.subscribe)
+        self.modules_pub = StatePublisher(self.bus, mp.topic(self.name))
+        self.every(1.0, self.others.tick)
         self.every(self.cfg.poll, self._watch)
         self.every(self.cfg.readback.period, self._check_ioc_answers)
 
@@ -69,7 +75,7 @@ class CaenService(Service):
             ch.lv.disconnect()
             ch.hv.disconnect()
         self.channels = {
-            cid: Channel(cid, cc, self.cfg.prefix, self._schedule)
+            cid: Channel(cid, cc, self.cfg.prefix, self._schedule, self.others)
             for cid, cc in sorted(self.cfg.channels.items())
         }
         self.publishers = {
@@ -112,6 +118,7 @@ class CaenService(Service):
             if ch.evaluate(self.cfg.hv_off_threshold):
                 self.log.info("channel %s -> %s %s", ch.id, ch.state, ch.reason)
             self._channel_alarm(ch)
+            self._lv_gone_elsewhere(ch)
         self._ioc_alarm()
         rampdown = self.alarms.table.get(f"{self.name}.rampdown")
         # checked only while that alarm is up: this runs on every read-back change
@@ -129,6 +136,24 @@ class CaenService(Service):
                     ch.side(side).put(param, value)
                 except ConnectionError as exc:
                     self.log.warning("settings for channel %s: %s", ch.id, exc)
+
+    def _lv_gone_elsewhere(self, ch: Channel) -> None:
+        """The module's LV (on another supply) reads off while our HV is up (a trip, a
+        supply switched off by hand): HV off at once, the damage is done with every second."""
+        ext = ch.external_lv
+        if ext is None:
+            return
+        name = f"{self.name}.ch{ch.id}.lv_lost"
+        hv_up = ch.hv_on() or (ch.hv_volts() or 0.0) > self.cfg.hv_off_threshold
+        if ext.state != "off" or not hv_up:
+            self.alarms.clear(name)
+            return
+        if ch.hv.target.get("Pw") == 0:
+            return  # already ordered off, coming down
+        why = f"channel {ch.id} ({ch.cfg.module}): {ext.describe()} while HV is on: HV off"
+        self.log.error("%s", why)
+        self.alarms.raise_(name, "MAJOR", why)
+        self._off(ch, "hv")
 
     def _disconnected_long(self, ch: Channel) -> bool:
         """Disconnected for longer than connect_timeout: the delay filter against start-up
@@ -191,12 +216,25 @@ class CaenService(Service):
     def publish_all(self, force: bool = False) -> None:
         for cid, ch in self.channels.items():
             self.publishers[cid].offer(ch.as_reference(), force)
+        self.modules_pub.offer({"modules": {
+            ch.cfg.module: self._module_word(ch) for ch in self.channels.values() if ch.cfg.module
+        }}, force)  # fmt: skip
         state = protocol.stand_state([ch.state for ch in self.channels.values() if ch.active])
         if force or state != self.fsm_state:
             if state != self.fsm_state:
                 self.log.info("stand -> %s", state)
             self.fsm_state = state
             self._publish_status()
+
+    def _module_word(self, ch: Channel) -> dict[str, str]:
+        if not ch.hv.connected:
+            hv = "unknown"
+        else:
+            hv = "off" if ch.hv_down(self.cfg.hv_off_threshold) else "on"
+        word = {"hv": hv, "channel": str(ch.id)}
+        if ch.external_lv is None:
+            word["lv"] = "unknown" if not ch.lv.connected else ("on" if ch.lv_on() else "off")
+        return word
 
     def _publish_status(self) -> None:
         self.publish_state("status", self.status())
@@ -260,6 +298,8 @@ class CaenService(Service):
         return self._switch("hv", self._targets(cmd), body.value)
 
     def _switch(self, side: str, targets: list[Channel], on: bool) -> dict[str, Any]:
+        if side == "lv":
+            targets = self._own_lv(targets)
         ids = [ch.id for ch in targets]
         if on:
             self.guard.check_power_on(self.procedures.name)
@@ -269,6 +309,9 @@ class CaenService(Service):
                     problems.append(f"channel {ch.id} is {ch.state}")
                 elif ch.state == "ERROR":
                     problems.append(f"channel {ch.id} is in ERROR ({ch.reason}): clear first")
+                elif side == "hv" and (ext := ch.external_lv) is not None:
+                    if ext.state != "on":
+                        problems.append(f"HV on refused for channel {ch.id}: {ext.describe()}")
                 elif side == "hv" and not ch.lv_holds():
                     why = "being switched off" if ch.lv_on() else "off"
                     problems.append(f"HV on refused for channel {ch.id}: LV is {why}")
@@ -290,6 +333,15 @@ class CaenService(Service):
             raise Refused(f"{self.procedures.name} in progress")
         return {"channels": ids, "lv": "off", "sequence": "HV ramp-down first"}
 
+    def _own_lv(self, targets: list[Channel]) -> list[Channel]:
+        """The channels whose LV is ours to switch; refused when there is none."""
+        own = [ch for ch in targets if ch.external_lv is None]
+        if not own:
+            ext = [ch.external_lv for ch in targets if ch.external_lv is not None]
+            raise Refused("LV is not on this mainframe: " + "; ".join(e.describe() for e in ext)
+                          + "; switch it on its own supply")  # fmt: skip
+        return own
+
     @command("setv/lv/+", Number, help="LV set voltage, V")
     @command("setv/hv/+", Number, help="HV set voltage, V")
     @command("seti/lv/+", Number, help="LV current limit, A")
@@ -298,6 +350,8 @@ class CaenService(Service):
         kind, side = cmd.name.split("/")[:2]
         param = "V0Set" if kind == "setv" else "I0Set"
         cid = self._cid(cmd)
+        if side == "lv":
+            self._own_lv([self.channels[cid]])
         lim = self.cfg.limits(cid)
         top = {
             ("lv", "V0Set"): lim.lv_vmax, ("lv", "I0Set"): lim.lv_imax,
@@ -351,8 +405,8 @@ class CaenService(Service):
             raise Refused("the stand file has no caen section any more")
 
         def hw(cfg: CaenConfig) -> dict[int, tuple[int, int, int, int]]:
-            return {c: (x.lv.board, x.lv.chan, x.hv.board, x.hv.chan)
-                    for c, x in cfg.channels.items()}  # fmt: skip
+            return {c: (x.lv.board if x.lv else -1, x.lv.chan if x.lv else -1, x.hv.board,
+                        x.hv.chan) for c, x in cfg.channels.items()}  # fmt: skip
 
         changed = hw(self.cfg) != hw(fresh)
         if changed and self._anything_powered():

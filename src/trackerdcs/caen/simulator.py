@@ -95,6 +95,8 @@ class Mainframe:
         seen: set[str] = set()
         for cid, ch in cfg.channels.items():
             for side, bc, defaults in (("lv", ch.lv, LV_DEFAULTS), ("hv", ch.hv, HV_DEFAULTS)):
+                if bc is None:
+                    continue  # LV from another supply
                 base = pv_base(cfg.prefix, bc.board, bc.chan)
                 if base in seen:
                     continue

@@ -147,6 +147,8 @@ def decode(topic: str, raw: bytes, schema: Schema | None = None,
     if not isinstance(data, dict):
         return [], 0
     svc = parts[0]
+    if topic.startswith("/") and svc in schema.power:
+        return [], 0  # our own power service's mirror of its state for the Lyon flows
     is_stream = len(parts) == 2 and parts[1] == "channels"
     is_channel = len(parts) == 3 and parts[1] == "channel"
     ref = schema.reference.get(bare) if schema.name == "reference" else None

@@ -93,7 +93,7 @@ const online = (svc) => T(`${svc}/online`) === true || T(`${svc}/online`) === "t
 function render() {
   if (!state.dirty) return;
   state.dirty = false;
-  renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderMarta();
+  renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderMarta(); renderLvSupply();
   renderSensors();
   renderRuns(); renderSequence();
 }
@@ -168,13 +168,44 @@ function renderModules() {
     $(".module", tr).textContent = c.module || "";
     setState($(".state", tr), c.fsm_state);
     $(".state", tr).title = c.reason || "";
-    $(".lv-v", tr).textContent = num(c.lv_vMon);
-    $(".lv-i", tr).textContent = num(c.lv_iMon, 3);
+    // a module whose LV is another supply's output (an HMP): that output's values and switch
+    const ext = c.lv_board === null ? lvOutput(c.module) : null;
+    tr.dataset.lv = ext ? `${roots.lv_supply} switch/${ext.id}` : `${svc} switch/lv/${c.id}`;
+    $(".lv-v", tr).textContent = num(ext ? ext.vmon : c.lv_vMon);
+    $(".lv-i", tr).textContent = num(ext ? ext.imon : c.lv_iMon, 3);
     $(".hv-v", tr).textContent = num(c.hv_vMon, 1);
     $(".hv-i", tr).textContent = num(c.hv_iMon, 3);
     const inp = $(".hv-set", tr);
     if (document.activeElement !== inp && typeof c.hv_setV === "number") inp.placeholder = c.hv_setV;
   }
+}
+
+function lvOutputs() {
+  const svc = roots.lv_supply;
+  if (!svc) return [];
+  return Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`))
+    .map(([, c]) => c).filter((c) => c && c.id !== undefined).sort((a, b) => a.id - b.id);
+}
+
+function lvOutput(module) {
+  return module ? lvOutputs().find((o) => o.module === module) || null : null;
+}
+
+function renderLvSupply() {
+  const svc = roots.lv_supply;
+  $("#lvps-card").hidden = !svc;
+  if (!svc) return;
+  const s = T(`${svc}/status`);
+  const up = online(svc);
+  $("#lvps-model").textContent = s?.model || "LV supply";
+  setState($("#lvps-state"), up ? s?.fsm_state : (s ? "OFFLINE" : "?"));
+  $("#lvps-card").classList.toggle("stale", !up || s?.fsm_state === "DISCONNECTED");
+  $("#lvps tbody").innerHTML = lvOutputs().map((o) => {
+    const cls = !up || o.fsm_state === "DISCONNECTED" ? "stale" : "";
+    return `<tr data-output="${esc(o.id)}" class="${cls}"><td>${esc(o.id)}</td><td>${esc(o.module || "")}</td>
+      <td>${num(o.vset)}</td><td>${num(o.vmon)}</td><td>${num(o.imon, 3)}</td>
+      <td><span class="state s-${esc(o.fsm_state)}" title="${esc(o.reason || "")}">${esc(o.fsm_state)}${o.mode === "CC" ? " (CC)" : ""}</span></td></tr>`;
+  }).join("");
 }
 
 function renderChiller() {
@@ -223,8 +254,9 @@ document.addEventListener("click", (ev) => {
   const svc = roots.modules;
   if (tr) {
     const id = tr.dataset.channel;
-    if (b.classList.contains("lv-on")) cmd(svc, `switch/lv/${id}`, "on");
-    if (b.classList.contains("lv-off")) cmd(svc, `switch/lv/${id}`, "off");
+    const [lvSvc, lvCmd] = (tr.dataset.lv || `${svc} switch/lv/${id}`).split(" ");
+    if (b.classList.contains("lv-on")) cmd(lvSvc, lvCmd, "on");
+    if (b.classList.contains("lv-off")) cmd(lvSvc, lvCmd, "off");
     if (b.classList.contains("hv-on")) cmd(svc, `switch/hv/${id}`, "on");
     if (b.classList.contains("hv-off")) cmd(svc, `switch/hv/${id}`, "off");
     if (b.classList.contains("hv-apply")) {
@@ -238,7 +270,13 @@ document.addEventListener("click", (ev) => {
   if (b.classList.contains("shelve")) cmd(b.dataset.source, "shelve", { alarm: b.dataset.name, minutes: 60 });
   if (b.classList.contains("unshelve")) cmd(b.dataset.source, "unshelve", { alarm: b.dataset.name });
   const all = { "all-lv-on": ["lv", "on"], "all-lv-off": ["lv", "off"], "all-hv-on": ["hv", "on"], "all-hv-off": ["hv", "off"] }[b.id];
-  if (all) cmd(svc, `switch/${all[0]}`, all[1]);
+  if (all && all[0] === "lv" && roots.lv_supply) {
+    // modules on an LV supply of their own, and any the mainframe powers itself
+    cmd(roots.lv_supply, "switch", all[1]);
+    const chans = Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`)).map(([, c]) => c);
+    if (chans.some((c) => c && c.active && c.lv_board !== null)) cmd(svc, "switch/lv", all[1]);
+  } else if (all) cmd(svc, `switch/${all[0]}`, all[1]);
+  if (b.id === "lvps-clear") cmd(roots.lv_supply, "clear");
   if (b.id === "chiller-start") cmd(roots.chiller, "start");
   if (b.id === "chiller-stop") cmd(roots.chiller, "stop");
   if (b.id === "chiller-set") {

@@ -1,0 +1,1 @@
+"""Rohde & Schwarz HMP power supplies (HMP4040 and its smaller siblings) as module LV."""

@@ -1,0 +1,365 @@
+"""The HMP service (`trackerdcs run hmp`, topic root `hmp4040`): module LV from an HMP
+supply, on the power layer every supply shares (limits, power-on guard, watchdog, ordered
+safe-off) and in HV-before-LV order with the supply that gives the same modules their HV.
+
+Before an output with a module goes off, that module's HV must be down: where another
+service reports it on, we ask that service to switch it off (`switch/hv/<channel>`) and
+wait for its word that it is down; where its state is unknown (the HV service silent or
+offline), an operator's LV off is refused and a safe-off keeps the LV on with a MAJOR alarm
+(HV on a module without LV damages it; LV left on does not).
+
+The Lyon fork's topics are answered too: commands on `/hmp4040/cmd/...` (leading slash)
+and the state mirrored on `/hmp4040/status`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from trackerdcs.config.model import StandBase
+from trackerdcs.core import peers
+from trackerdcs.core.commands import BadCommand, Command, Number, OnOff, Refused, command
+from trackerdcs.core.device import Link
+from trackerdcs.core.publisher import StatePublisher
+from trackerdcs.core.service import Service
+from trackerdcs.core.signal import Signal, wait_for
+from trackerdcs.hmp import protocol as p
+from trackerdcs.hmp.config import HmpConfig
+from trackerdcs.hmp.device import Hmp, Output
+from trackerdcs.hmp.transport import HmpError, InstrumentRefused
+from trackerdcs.power import limits
+from trackerdcs.power import modules as mp
+from trackerdcs.power.guard import PowerGuard
+from trackerdcs.power.procedure import SAFE_OFF, Procedures
+
+DEADBANDS = {"vmon": 0.02, "imon": 0.005, "vset": 0.001, "iset": 0.0005, "ovp": 0.001}
+
+
+class SafeOff(BaseModel):
+    reason: str | None = None
+
+
+class HmpService(Service):
+    section = "hmp"
+    default_name = "hmp4040"
+    cfg: HmpConfig
+
+    def __init__(self, stand: StandBase, name: str | None = None):
+        super().__init__(stand, name)
+        self.supply = Hmp(self.cfg)
+        self.link = Link(self.supply, self.alarms, f"{self.name}.comm", self.cfg.poll,
+                         self._changed, self.cfg.reconnect_max, self.log)  # fmt: skip
+        wd = self.cfg.watchdog
+        heartbeat = wd.heartbeat_topic or peers.heartbeat_topic(stand)
+        self.guard = PowerGuard(wd.timeout, heartbeat)
+        if wd.timeout:
+            self.subscribe(heartbeat, self.guard.on_heartbeat)
+        self.subscribe(f"{peers.safety(stand)}/status", self.guard.on_safety_status)
+        self.procedures = Procedures(self.spawn, self._procedure_changed)
+        self.others = mp.ModulePower(self.cfg.hv_sources_max_age, mp.expected(stand, self.name))
+        others = [s for s in peers.power(stand) if s != self.name]
+        self.others.watch(others, self.subscribe)
+        for svc in others:
+            self.bus.expect_replies(svc)
+        # the Lyon fork's topics have a leading slash
+        self.subscribe(f"/{self.name}/cmd/#", self.commands.on_message)
+        self.outputs = self.supply.outputs
+        self.channel_pub = {
+            cid: StatePublisher(self.bus, f"{self.name}/channel/{cid}", DEADBANDS)
+            for cid in self.outputs
+        }
+        self.modules_pub = StatePublisher(self.bus, mp.topic(self.name))
+        self.lyon_pub = StatePublisher(self.bus, f"/{self.name}/status", DEADBANDS)
+        self.fsm_state = "INIT"
+        self._was_connected = False
+        self.every(1.0, self._watch)
+
+    async def main(self) -> None:
+        await self.link.run()
+
+    async def shutdown(self) -> None:
+        # leaving the outputs as they are is deliberate: a service restart must not cut power
+        await self.supply.close()
+
+    def republish(self) -> None:
+        self.publish_all(force=True)
+
+    # -- state -----------------------------------------------------------------------------
+    def _changed(self) -> None:
+        if self.link.connected and not self._was_connected:
+            self.spawn(self._push_settings(), "settings")
+        self._was_connected = self.link.connected
+        for o in self.outputs.values():
+            self._trip_alarm(o)
+        self.publish_all()
+
+    async def _push_settings(self) -> None:
+        """The stand file's set values at every connect; never an output (nothing switches
+        on by itself)."""
+        for cid, oc in self.cfg.channels.items():
+            for what in ("voltage", "current", "ovp"):
+                value = getattr(oc, what)
+                if value is None:
+                    continue
+                try:
+                    await self.supply.set(cid, what, value)
+                except (HmpError, InstrumentRefused) as exc:
+                    self.log.warning("settings of output %s: %s", cid, exc)
+
+    def state_of(self, o: Output) -> tuple[str, str]:
+        return o.state(self.link.connected)
+
+    def _trip_alarm(self, o: Output) -> None:
+        name = f"{self.name}.ch{o.id}"
+        if o.tripped:
+            ovp = o.get("ovp")
+            self.alarms.raise_(name, "MAJOR", f"output {o.id} ({o.module or 'no module'}): "
+                               f"over-voltage protection tripped (OVP {ovp:g} V); the output "
+                               "is off until cleared")  # fmt: skip
+        elif o.tripped is False:
+            self.alarms.clear(name)
+
+    def detail(self, o: Output) -> dict[str, Any]:
+        state, reason = self.state_of(o)
+        out: dict[str, Any] = {"id": o.id, "module": o.module, "active": bool(o.module)}
+        if state != "DISCONNECTED":  # no number from a supply that does not answer
+            out.update({n: o.get(n) for n in p.READ})
+            out["output"] = o.on
+            out["ovp_tripped"] = o.tripped
+            out["mode"] = o.mode()
+        out.update(fsm_state=state, reason=reason)
+        return out
+
+    def _lv_word(self, o: Output) -> mp.SideState:
+        state, _why = self.state_of(o)
+        if state == "DISCONNECTED":
+            return "unknown"
+        return "on" if o.on else "off"
+
+    def publish_all(self, force: bool = False) -> None:
+        details = {cid: self.detail(o) for cid, o in self.outputs.items()}
+        for cid, d in details.items():
+            self.channel_pub[cid].offer(d, force)
+        self.modules_pub.offer({"modules": {
+            o.module: {"lv": self._lv_word(o), "channel": str(o.id)}
+            for o in self.outputs.values() if o.module
+        }}, force)  # fmt: skip
+        active = [d["fsm_state"] for d in details.values() if d["active"]]
+        state = p.supply_state(active or [d["fsm_state"] for d in details.values()])
+        if state != self.fsm_state:
+            self.log.info("supply -> %s", state)
+        changed = force or state != self.fsm_state
+        self.fsm_state = state
+        if changed:
+            self._publish_status()
+        self.lyon_pub.offer({"fsm_state": state, **{f"ch{c}": d for c, d in details.items()}},
+                            force)  # fmt: skip
+
+    def _publish_status(self) -> None:
+        self.publish_state("status", self.status())
+
+    def _procedure_changed(self) -> None:
+        self._publish_status()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "fsm_state": self.fsm_state,
+            "model": self.cfg.model,
+            "channels": {str(c): self.state_of(o)[0] for c, o in self.outputs.items()},
+            "sequence": self.procedures.name,
+            "watchdog": self.guard.status(),
+        }
+
+    # -- watchdog --------------------------------------------------------------------------
+    def _watch(self) -> None:
+        powered = any(o.on is not False for o in self.outputs.values())
+        why = self.guard.watchdog(self.bus.connected.is_set(), powered)
+        if why is not None:
+            self.log.error("watchdog: %s; going to the safe state", why)
+            self.alarms.raise_(f"{self.name}.watchdog", "MAJOR", f"watchdog safe-off: {why}")
+            self.start_safe_off(f"watchdog: {why}")
+        elif self.guard.healthy():
+            self.alarms.clear(f"{self.name}.watchdog")
+
+    # -- commands --------------------------------------------------------------------------
+    def _output(self, cmd: Command) -> Output:
+        raw = cmd.args[0]
+        try:
+            cid = int(raw)
+        except ValueError:
+            raise BadCommand(f"output must be a number, got {raw!r}") from None
+        if cid not in self.outputs:
+            raise BadCommand(f"the {self.cfg.model} has outputs 1..{len(self.outputs)}, "
+                             f"not {cid}")  # fmt: skip
+        return self.outputs[cid]
+
+    def _ready(self) -> None:
+        if not self.link.connected:
+            raise Refused(f"{self.cfg.model} not reachable ({self.link.error})")
+
+    async def _io(self, job: Any) -> None:
+        try:
+            await job
+            await self.link.read_once()
+        except InstrumentRefused as exc:
+            raise Refused(f"the {self.cfg.model} refused it: {exc}") from None
+        except HmpError as exc:
+            self.link.lost(str(exc))
+            raise Refused(f"{self.cfg.model} not reachable: {exc}") from None
+
+    @command("switch", OnOff, help="every output with a module on/off")
+    @command("switch/+", OnOff, help="one output on/off")
+    async def switch(self, cmd: Command, body: OnOff) -> dict[str, Any]:
+        if cmd.args:
+            targets = [self._output(cmd)]
+        else:
+            targets = [o for o in self.outputs.values() if o.module]
+            if not targets:
+                raise Refused("no output has a module (assign one in the stand file)")
+        ids = [o.id for o in targets]
+        self._ready()
+        if body.value:
+            self.guard.check_power_on(self.procedures.name)
+            states = {o.id: self.state_of(o) for o in targets}
+            problems = [f"output {c}: {why}" for c, (s, why) in states.items() if s == "ERROR"]
+            if problems:
+                raise Refused("; ".join(problems) + ": clear first")
+            for o in targets:
+                await self._io(self.supply.switch(o.id, True))
+            return {"outputs": ids, "lv": "on"}
+        ready, waiting, unknown = self._hv_sort(targets)
+        if unknown:
+            raise Refused("; ".join(f"LV off refused for output {o.id}: {why}; switch its HV "
+                                    "off first" for o, why in unknown))  # fmt: skip
+        for o in ready:
+            await self._io(self.supply.switch(o.id, False))
+        if waiting:
+            name = "LV off (HV ramp-down first)"
+            if not self.procedures.start(name, self._lv_off_after_hv(waiting, name)):
+                raise Refused(f"{self.procedures.name} in progress")
+            return {"outputs": ids, "lv": "off", "sequence": "HV ramp-down first"}
+        return {"outputs": ids, "lv": "off"}
+
+    def _hv_sort(self, targets: list[Output]
+                 ) -> tuple[list[Output], list[Output], list[tuple[Output, str]]]:  # fmt: skip
+        """Outputs whose module's HV is off or nowhere (LV may go off now), on (HV first),
+        unknown (with why)."""
+        ready, waiting, unknown = [], [], []
+        for o in targets:
+            hv = self.others.side(o.module, "hv")[0] if o.module else None
+            if hv in (None, "off"):
+                ready.append(o)
+            elif hv == "on":
+                waiting.append(o)
+            else:
+                unknown.append((o, self.others.describe(str(o.module), "hv")))
+        return ready, waiting, unknown
+
+    async def _lv_off_after_hv(self, outputs: list[Output], name: str) -> None:
+        """Ask each module's HV owner to switch it off, wait for its word, then LV off; an
+        HV not down in time keeps its LV on (MAJOR alarm)."""
+        for o in outputs:
+            _state, w = self.others.side(str(o.module), "hv")
+            if w is not None:
+                self.spawn(self._ask_hv_off(w), "hv-off")
+
+        def hv_down(o: Output) -> bool:
+            return self.others.side(str(o.module), "hv")[0] in (None, "off")
+
+        signals: list[Signal[Any]] = [self.others.changed]
+        down = await wait_for(signals, lambda: all(hv_down(o) for o in outputs),
+                              self.cfg.hv_off_timeout)  # fmt: skip
+        for o in outputs:
+            if hv_down(o):
+                try:
+                    await self._io(self.supply.switch(o.id, False))
+                except Refused as exc:
+                    self.log.error("%s: output %s: %s", name, o.id, exc)
+        if not down:
+            stuck = [o for o in outputs if not hv_down(o)]
+            why = (f"{name}: " + "; ".join(self.others.describe(str(o.module), "hv")
+                                           for o in stuck)
+                   + f" after {self.cfg.hv_off_timeout:.0f} s; LV kept on (HV with LV off "
+                   "would damage the module)")  # fmt: skip
+            self.log.error("%s", why)
+            self.alarms.raise_(f"{self.name}.rampdown", "MAJOR", why)
+        else:
+            self.log.warning("%s done: LV off", name)
+
+    async def _ask_hv_off(self, w: mp.Word) -> None:
+        error = await self.bus.ask(w.service, f"switch/hv/{w.channel}", "off", timeout=5)
+        if error:
+            self.log.error("HV off on %s channel %s: %s", w.service, w.channel, error)
+
+    async def _set(self, cmd: Command, what: str, value: float) -> dict[str, Any]:
+        o = self._output(cmd)
+        vtop, itop = self.cfg.top(o.id)
+        if what == "voltage":
+            limits.check(f"output {o.id} voltage", value, vtop, "V")
+            ovp = o.get("ovp")
+            if ovp is not None and value >= ovp:
+                raise Refused(f"output {o.id} voltage {value:g} V is at or above its OVP of "
+                              f"{ovp:g} V: it would trip; raise the OVP first")  # fmt: skip
+        elif what == "current":
+            limits.check(f"output {o.id} current limit", value, itop, "A")
+        else:
+            limits.check(f"output {o.id} OVP", value, p.OVP_MAX, "V")
+            vset = o.get("vset")
+            if vset is not None and value <= vset:
+                raise Refused(f"output {o.id} OVP {value:g} V is at or below its voltage "
+                              f"{vset:g} V: it would trip")  # fmt: skip
+        self._ready()
+        await self._io(self.supply.set(o.id, what, value))
+        return {"output": o.id, what: value}
+
+    @command("setv/+", Number, help="output voltage, V")
+    async def setv(self, cmd: Command, body: Number) -> dict[str, Any]:
+        return await self._set(cmd, "voltage", body.value)
+
+    @command("seti/+", Number, help="output current limit, A")
+    async def seti(self, cmd: Command, body: Number) -> dict[str, Any]:
+        return await self._set(cmd, "current", body.value)
+
+    @command("setovp/+", Number, help="output over-voltage protection, V")
+    async def setovp(self, cmd: Command, body: Number) -> dict[str, Any]:
+        return await self._set(cmd, "ovp", body.value)
+
+    @command("clear", help="clear every tripped output's OVP")
+    @command("clear/+", help="clear one output's OVP")
+    async def clear(self, cmd: Command) -> dict[str, Any]:
+        self._ready()
+        targets = [self._output(cmd)] if cmd.args else list(self.outputs.values())
+        cleared = [o.id for o in targets if o.tripped]
+        for cid in cleared:
+            await self._io(self.supply.clear_trip(cid))
+        return {"cleared": cleared}
+
+    @command("reconnect", help="drop the connection and connect again now")
+    def reconnect(self, cmd: Command) -> dict[str, Any]:
+        self.link.reconnect_now()
+        return {"reconnecting": True}
+
+    # -- ordered safe state ----------------------------------------------------------------
+    @command("safe_off", SafeOff, help="ordered: each module's HV down, then its LV off")
+    def safe_off(self, cmd: Command, body: SafeOff) -> dict[str, Any]:
+        started = self.start_safe_off(body.reason or f"safe_off by {cmd.user or 'bus'}")
+        return {"sequence": SAFE_OFF, "started": started}
+
+    def start_safe_off(self, reason: str) -> bool:
+        if not self.procedures.can_start(SAFE_OFF):
+            return False
+        self.log.warning("%s started: %s", SAFE_OFF, reason)
+        return self.procedures.start(SAFE_OFF, self._safe_off())
+
+    async def _safe_off(self) -> None:
+        targets = [o for o in self.outputs.values() if o.on is not False]
+        ready, waiting, unknown = self._hv_sort(targets)
+        for o in ready:
+            try:
+                await self._io(self.supply.switch(o.id, False))
+            except Refused as exc:
+                self.log.error("safe_off: output %s: %s", o.id, exc)
+        # an unknown HV may still come back and be switched off by its own safe-off
+        await self._lv_off_after_hv(waiting + [o for o, _why in unknown], SAFE_OFF)
