@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("name", "cooling"), [("demo.yaml", "julabo"), ("stand.yaml", "julabo"),
-                                               ("coldroom.yaml", "MARTA")])  # fmt: skip
+                                               ("coldroom.yaml", "MARTA"),
+                                               ("lyon.yaml", "julabo")])  # fmt: skip
 def test_examples_are_valid(name: str, cooling: str) -> None:
     from trackerdcs.core import peers
 

@@ -73,7 +73,7 @@ def _word(service: str, ts: float, **modules: dict[str, str]) -> Message:
 
 
 def test_a_modules_word_is_unknown_when_old_offline_or_never_heard() -> None:
-    mp = ModulePower(max_age=10.0, expected={("M2", "hv"): "dcs"})
+    mp = ModulePower(max_age=10.0, expected={("M2", "hv"): ("dcs",)})
     now = pl.now()
     mp.on_online(Message("dcs/online", b"true"))
     mp.on_modules(_word("dcs", now, M1={"hv": "on", "channel": "3"}))
@@ -99,3 +99,16 @@ def test_a_modules_word_is_unknown_when_old_offline_or_never_heard() -> None:
     assert mp.side("M1", "hv")[0] == "unknown" and "offline" in mp.describe("M1", "hv")
     mp.on_modules(Message("dcs/modules", b"{not json"))  # ignored, nothing breaks
     mp.on_modules(Message("dcs/modules", b'{"modules": {"M1": {"hv": "maybe"}}, "ts": 1}'))
+
+
+def test_an_lv_through_two_supplies_is_on_only_when_both_say_on() -> None:
+    mp = ModulePower(max_age=10.0, expected={("M1", "lv"): ("hmp", "SB")})
+    for svc in ("hmp", "SB"):
+        mp.on_online(Message(f"{svc}/online", b"true"))
+    mp.on_modules(_word("hmp", pl.now(), M1={"lv": "on", "channel": "1"}))
+    assert mp.side("M1", "lv")[0] == "unknown"  # the switchbox not heard from yet
+    mp.on_modules(_word("SB", pl.now(), M1={"lv": "off", "channel": "3"}))
+    state, word = mp.side("M1", "lv")
+    assert state == "off" and word is not None and word.service == "SB"
+    mp.on_modules(_word("SB", pl.now(), M1={"lv": "on", "channel": "3"}))
+    assert mp.side("M1", "lv")[0] == "on"

@@ -229,12 +229,18 @@ class CommandRouter:
         self._queue: asyncio.PriorityQueue[tuple[int, int, Command]] = asyncio.PriorityQueue()
         self._seq = itertools.count()
         self._waiting = 0  # commands queued, not counting safety's
+        # a family whose reference protocol sends on `<service>/cmd` itself (the switchbox's
+        # `SB/cmd` `CH3|OFF`) translates those messages here
+        self.bare: Callable[[Message], None] | None = None
 
     def known(self) -> list[str]:
         return [s.pattern for s, _h in self.routes]
 
     # -- input (on the loop, must not block) ----------------------------------------------
     def on_message(self, msg: Message) -> None:
+        if "/cmd/" not in msg.topic and self.bare is not None:
+            self.bare(msg)
+            return
         name = msg.topic.split("/cmd/", 1)[1] if "/cmd/" in msg.topic else ""
         if msg.retain:
             # a retained command is an old order replayed by the broker: never act on it
@@ -261,6 +267,11 @@ class CommandRouter:
             return
         self._waiting += first
         self._queue.put_nowait((first, next(self._seq), cmd))
+
+    def reject(self, name: str, raw: bytes, error: str) -> None:
+        """A message that is no command at all: answered with why, and logged."""
+        self.log.warning("bad command %s: %s", name, error)
+        self._reply(Command(name=name, raw=raw), ok=False, error=error)
 
     async def serve(self) -> None:
         """Run queued commands one at a time, forever."""

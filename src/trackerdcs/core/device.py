@@ -95,6 +95,10 @@ class Link:
                     await self._pause(self.poll)
             except DeviceError as exc:
                 self.lost(str(exc))
+            except Exception as exc:
+                # a driver's bug or an error it did not expect: the link must not die of it
+                self.log.exception("%s: unexpected error", self.device.label)
+                self.lost(f"unexpected error: {type(exc).__name__}: {exc}")
             await self.device.close()
             if not self.connected:
                 await self._pause(self.backoff.next())

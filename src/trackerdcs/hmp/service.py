@@ -16,32 +16,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from trackerdcs.config.model import StandBase
-from trackerdcs.core import peers
 from trackerdcs.core.commands import BadCommand, Command, Number, OnOff, Refused, command
 from trackerdcs.core.device import Link
 from trackerdcs.core.publisher import StatePublisher
-from trackerdcs.core.service import Service
-from trackerdcs.core.signal import Signal, wait_for
 from trackerdcs.hmp import protocol as p
 from trackerdcs.hmp.config import HmpConfig
 from trackerdcs.hmp.device import Hmp, Output
 from trackerdcs.hmp.transport import HmpError, InstrumentRefused
 from trackerdcs.power import limits
 from trackerdcs.power import modules as mp
-from trackerdcs.power.guard import PowerGuard
-from trackerdcs.power.procedure import SAFE_OFF, Procedures
+from trackerdcs.power.lv_supply import LvSupply
 
 DEADBANDS = {"vmon": 0.02, "imon": 0.005, "vset": 0.001, "iset": 0.0005, "ovp": 0.001}
 
 
-class SafeOff(BaseModel):
-    reason: str | None = None
-
-
-class HmpService(Service):
+class HmpService(LvSupply[Output]):
     section = "hmp"
     default_name = "hmp4040"
     cfg: HmpConfig
@@ -51,18 +41,6 @@ class HmpService(Service):
         self.supply = Hmp(self.cfg)
         self.link = Link(self.supply, self.alarms, f"{self.name}.comm", self.cfg.poll,
                          self._changed, self.cfg.reconnect_max, self.log)  # fmt: skip
-        wd = self.cfg.watchdog
-        heartbeat = wd.heartbeat_topic or peers.heartbeat_topic(stand)
-        self.guard = PowerGuard(wd.timeout, heartbeat)
-        if wd.timeout:
-            self.subscribe(heartbeat, self.guard.on_heartbeat)
-        self.subscribe(f"{peers.safety(stand)}/status", self.guard.on_safety_status)
-        self.procedures = Procedures(self.spawn, self._procedure_changed)
-        self.others = mp.ModulePower(self.cfg.hv_sources_max_age, mp.expected(stand, self.name))
-        others = [s for s in peers.power(stand) if s != self.name]
-        self.others.watch(others, self.subscribe)
-        for svc in others:
-            self.bus.expect_replies(svc)
         # the Lyon fork's topics have a leading slash
         self.subscribe(f"/{self.name}/cmd/#", self.commands.on_message)
         self.outputs = self.supply.outputs
@@ -74,7 +52,6 @@ class HmpService(Service):
         self.lyon_pub = StatePublisher(self.bus, f"/{self.name}/status", DEADBANDS)
         self.fsm_state = "INIT"
         self._was_connected = False
-        self.every(1.0, self._watch)
 
     async def main(self) -> None:
         await self.link.run()
@@ -153,15 +130,12 @@ class HmpService(Service):
         changed = force or state != self.fsm_state
         self.fsm_state = state
         if changed:
-            self._publish_status()
+            self.publish_status()
         self.lyon_pub.offer({"fsm_state": state, **{f"ch{c}": d for c, d in details.items()}},
                             force)  # fmt: skip
 
-    def _publish_status(self) -> None:
+    def publish_status(self) -> None:
         self.publish_state("status", self.status())
-
-    def _procedure_changed(self) -> None:
-        self._publish_status()
 
     def status(self) -> dict[str, Any]:
         return {
@@ -172,16 +146,21 @@ class HmpService(Service):
             "watchdog": self.guard.status(),
         }
 
-    # -- watchdog --------------------------------------------------------------------------
-    def _watch(self) -> None:
-        powered = any(o.on is not False for o in self.outputs.values())
-        why = self.guard.watchdog(self.bus.connected.is_set(), powered)
-        if why is not None:
-            self.log.error("watchdog: %s; going to the safe state", why)
-            self.alarms.raise_(f"{self.name}.watchdog", "MAJOR", f"watchdog safe-off: {why}")
-            self.start_safe_off(f"watchdog: {why}")
-        elif self.guard.healthy():
-            self.alarms.clear(f"{self.name}.watchdog")
+    # -- the LV supply's part -------------------------------------------------------------
+    def powered(self) -> bool:
+        return any(o.on is not False for o in self.outputs.values())
+
+    def lv_targets(self) -> list[Output]:
+        return [o for o in self.outputs.values() if o.on is not False]
+
+    def module_of(self, target: Output) -> str | None:
+        return target.module
+
+    def label(self, target: Output) -> str:
+        return f"output {target.id}"
+
+    async def cut(self, target: Output) -> None:
+        await self._io(self.supply.switch(target.id, False))
 
     # -- commands --------------------------------------------------------------------------
     def _output(self, cmd: Command) -> Output:
@@ -229,69 +208,7 @@ class HmpService(Service):
             for o in targets:
                 await self._io(self.supply.switch(o.id, True))
             return {"outputs": ids, "lv": "on"}
-        ready, waiting, unknown = self._hv_sort(targets)
-        if unknown:
-            raise Refused("; ".join(f"LV off refused for output {o.id}: {why}; switch its HV "
-                                    "off first" for o, why in unknown))  # fmt: skip
-        for o in ready:
-            await self._io(self.supply.switch(o.id, False))
-        if waiting:
-            name = "LV off (HV ramp-down first)"
-            if not self.procedures.start(name, self._lv_off_after_hv(waiting, name)):
-                raise Refused(f"{self.procedures.name} in progress")
-            return {"outputs": ids, "lv": "off", "sequence": "HV ramp-down first"}
-        return {"outputs": ids, "lv": "off"}
-
-    def _hv_sort(self, targets: list[Output]
-                 ) -> tuple[list[Output], list[Output], list[tuple[Output, str]]]:  # fmt: skip
-        """Outputs whose module's HV is off or nowhere (LV may go off now), on (HV first),
-        unknown (with why)."""
-        ready, waiting, unknown = [], [], []
-        for o in targets:
-            hv = self.others.side(o.module, "hv")[0] if o.module else None
-            if hv in (None, "off"):
-                ready.append(o)
-            elif hv == "on":
-                waiting.append(o)
-            else:
-                unknown.append((o, self.others.describe(str(o.module), "hv")))
-        return ready, waiting, unknown
-
-    async def _lv_off_after_hv(self, outputs: list[Output], name: str) -> None:
-        """Ask each module's HV owner to switch it off, wait for its word, then LV off; an
-        HV not down in time keeps its LV on (MAJOR alarm)."""
-        for o in outputs:
-            _state, w = self.others.side(str(o.module), "hv")
-            if w is not None:
-                self.spawn(self._ask_hv_off(w), "hv-off")
-
-        def hv_down(o: Output) -> bool:
-            return self.others.side(str(o.module), "hv")[0] in (None, "off")
-
-        signals: list[Signal[Any]] = [self.others.changed]
-        down = await wait_for(signals, lambda: all(hv_down(o) for o in outputs),
-                              self.cfg.hv_off_timeout)  # fmt: skip
-        for o in outputs:
-            if hv_down(o):
-                try:
-                    await self._io(self.supply.switch(o.id, False))
-                except Refused as exc:
-                    self.log.error("%s: output %s: %s", name, o.id, exc)
-        if not down:
-            stuck = [o for o in outputs if not hv_down(o)]
-            why = (f"{name}: " + "; ".join(self.others.describe(str(o.module), "hv")
-                                           for o in stuck)
-                   + f" after {self.cfg.hv_off_timeout:.0f} s; LV kept on (HV with LV off "
-                   "would damage the module)")  # fmt: skip
-            self.log.error("%s", why)
-            self.alarms.raise_(f"{self.name}.rampdown", "MAJOR", why)
-        else:
-            self.log.warning("%s done: LV off", name)
-
-    async def _ask_hv_off(self, w: mp.Word) -> None:
-        error = await self.bus.ask(w.service, f"switch/hv/{w.channel}", "off", timeout=5)
-        if error:
-            self.log.error("HV off on %s channel %s: %s", w.service, w.channel, error)
+        return {"outputs": ids, "lv": "off", **await self.lv_off(targets)}
 
     async def _set(self, cmd: Command, what: str, value: float) -> dict[str, Any]:
         o = self._output(cmd)
@@ -340,26 +257,3 @@ class HmpService(Service):
     def reconnect(self, cmd: Command) -> dict[str, Any]:
         self.link.reconnect_now()
         return {"reconnecting": True}
-
-    # -- ordered safe state ----------------------------------------------------------------
-    @command("safe_off", SafeOff, help="ordered: each module's HV down, then its LV off")
-    def safe_off(self, cmd: Command, body: SafeOff) -> dict[str, Any]:
-        started = self.start_safe_off(body.reason or f"safe_off by {cmd.user or 'bus'}")
-        return {"sequence": SAFE_OFF, "started": started}
-
-    def start_safe_off(self, reason: str) -> bool:
-        if not self.procedures.can_start(SAFE_OFF):
-            return False
-        self.log.warning("%s started: %s", SAFE_OFF, reason)
-        return self.procedures.start(SAFE_OFF, self._safe_off())
-
-    async def _safe_off(self) -> None:
-        targets = [o for o in self.outputs.values() if o.on is not False]
-        ready, waiting, unknown = self._hv_sort(targets)
-        for o in ready:
-            try:
-                await self._io(self.supply.switch(o.id, False))
-            except Refused as exc:
-                self.log.error("safe_off: output %s: %s", o.id, exc)
-        # an unknown HV may still come back and be switched off by its own safe-off
-        await self._lv_off_after_hv(waiting + [o for o, _why in unknown], SAFE_OFF)

@@ -45,7 +45,8 @@ class Word:
 class ModulePower:
     """The other power services' word on every module (subscribe with `watch`)."""
 
-    def __init__(self, max_age: float, expected: dict[tuple[str, Side], str] | None = None):
+    def __init__(self, max_age: float,
+                 expected: dict[tuple[str, Side], tuple[str, ...]] | None = None):  # fmt: skip
         self.max_age = max_age
         # (module, side) -> the service the stand file says supplies it: a side expected
         # and never heard of is unknown, not absent
@@ -114,14 +115,26 @@ class ModulePower:
         return self.online.get(w.service, False) and pl.now() - w.ts <= self.max_age
 
     def side(self, module: str, side: Side) -> tuple[SideState | None, Word | None]:
-        """(state, whose word) of a module's side: None when no service supplies it."""
+        """(state, whose word decides) of a module's side: None when no service supplies
+        it. Several supplies of one side (an HMP output through a switchbox relay) are read
+        in the safe direction: LV is on only when every one says on, HV off only when every
+        one says off."""
+        said: list[tuple[SideState, Word]] = []
         for (_svc, mod), w in self.words.items():
             if mod == module and getattr(w, side) is not None:
-                state: SideState = getattr(w, side) if self._current(w) else "unknown"
-                return state, w
-        if svc := self.expected.get((module, side)):
-            return "unknown", Word(svc, "", None, None, 0.0)
-        return None, None
+                said.append((getattr(w, side) if self._current(w) else "unknown", w))
+        heard = {w.service for _s, w in said}
+        for svc in self.expected.get((module, side), ()):
+            if svc not in heard:
+                said.append(("unknown", Word(svc, "", None, None, 0.0)))
+        if not said:
+            return None, None
+        worst: tuple[SideState, ...] = ("off", "unknown") if side == "lv" else ("on", "unknown")
+        for state in worst:
+            for s, w in said:
+                if s == state:
+                    return s, w
+        return said[0]
 
     def describe(self, module: str, side: Side) -> str:
         state, w = self.side(module, side)
@@ -140,9 +153,9 @@ class ModulePower:
         return f"{side.upper()} of {module} is {state} ({where})"
 
 
-def expected(stand: StandBase, me: str) -> dict[tuple[str, Side], str]:
-    """(module, side) -> the other power service the stand file says supplies it."""
-    out: dict[tuple[str, Side], str] = {}
+def expected(stand: StandBase, me: str) -> dict[tuple[str, Side], tuple[str, ...]]:
+    """(module, side) -> the other power services the stand file says supply it."""
+    out: dict[tuple[str, Side], tuple[str, ...]] = {}
     for fam in with_role(POWER):
         name = peers.service_name(stand, fam.name)
         section = stand.section(fam.name)
@@ -150,7 +163,7 @@ def expected(stand: StandBase, me: str) -> dict[tuple[str, Side], str]:
             continue
         for module, sides in section.supplies().items():
             for side in sides:
-                out[(module, side)] = name
+                out[(module, side)] = (*out.get((module, side), ()), name)
     return out
 
 

@@ -93,7 +93,7 @@ const online = (svc) => T(`${svc}/online`) === true || T(`${svc}/online`) === "t
 function render() {
   if (!state.dirty) return;
   state.dirty = false;
-  renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderMarta(); renderLvSupply();
+  renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderMarta(); renderLvSupply(); renderSwitchbox();
   renderSensors();
   renderRuns(); renderSequence();
 }
@@ -208,6 +208,30 @@ function renderLvSupply() {
   }).join("");
 }
 
+function renderSwitchbox() {
+  const svc = roots.switchbox;
+  $("#sb-card").hidden = !svc;
+  if (!svc) return;
+  const s = T(`${svc}/status`);
+  const up = online(svc) && s?.fsm_state !== "DISCONNECTED";
+  setState($("#sb-state"), online(svc) ? s?.fsm_state : (s ? "OFFLINE" : "?"));
+  $("#sb-card").classList.toggle("stale", !up);
+  $("#sb-master").textContent = up && typeof s?.lv === "boolean" ? (s.lv ? "on" : "off") : "unknown";
+  const modules = s?.modules || {};
+  const rows = Object.entries(s?.channels || {}).filter(([n]) => modules[n]);
+  const tbody = $("#sb tbody");
+  if (tbody.childElementCount !== rows.length) {
+    tbody.innerHTML = rows.map(([n]) => `<tr data-relay="${esc(n)}"><td>${esc(n)}</td><td class="module"></td>
+      <td><span class="state"></span></td><td class="control"><button class="sb-on">on</button> <button class="sb-off">off</button></td></tr>`).join("");
+  }
+  for (const [n, st] of rows) {
+    const tr = tbody.querySelector(`tr[data-relay="${CSS.escape(n)}"]`);
+    if (!tr) continue;
+    $(".module", tr).textContent = modules[n];
+    setState($(".state", tr), st);
+  }
+}
+
 function renderChiller() {
   const s = T(`${roots.chiller}/status`);
   const up = online(roots.chiller);
@@ -277,6 +301,11 @@ document.addEventListener("click", (ev) => {
     if (chans.some((c) => c && c.active && c.lv_board !== null)) cmd(svc, "switch/lv", all[1]);
   } else if (all) cmd(svc, `switch/${all[0]}`, all[1]);
   if (b.id === "lvps-clear") cmd(roots.lv_supply, "clear");
+  if (b.id === "sb-master-on") cmd(roots.switchbox, "switch/lv", "on");
+  if (b.id === "sb-master-off") cmd(roots.switchbox, "switch/lv", "off");
+  const relay = b.closest("tr[data-relay]");
+  if (relay && b.classList.contains("sb-on")) cmd(roots.switchbox, `switch/${relay.dataset.relay}`, "on");
+  if (relay && b.classList.contains("sb-off")) cmd(roots.switchbox, `switch/${relay.dataset.relay}`, "off");
   if (b.id === "chiller-start") cmd(roots.chiller, "start");
   if (b.id === "chiller-stop") cmd(roots.chiller, "stop");
   if (b.id === "chiller-set") {

@@ -1,0 +1,1 @@
+"""The serial switchbox of the Lyon stand: relays that route LV to each module."""

@@ -1,0 +1,52 @@
+"""Stand-file section `switchbox`: the serial relay box and which module each relay feeds.
+
+```yaml
+switchbox:
+  name: SB                 # the reference topic root (SB/cmd, SB/status)
+  port: /dev/ttyUSB1
+  channels:
+    1: {module: PS_26_05-IPG_00101}
+```
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from trackerdcs.config.base import ServiceSection, StrictModel
+
+
+class RelayConfig(StrictModel):
+    module: str | None = None
+
+
+class Watchdog(StrictModel):
+    heartbeat_topic: str | None = Field(None, description="default: the safety service's")
+    timeout: float | None = Field(30.0, gt=0, description="s; null disables the watchdog")
+
+
+class SwitchboxConfig(ServiceSection):
+    simulate: bool = False
+    port: str = Field("/dev/ttyUSB1", description="device path or pyserial URL")
+    baudrate: int = Field(9600, gt=0)
+    timeout: float = Field(1.0, gt=0, description="s to wait for an answer")
+    poll: float = Field(1.0, gt=0, description="s between STATUS? reads")
+    reconnect_max: float = Field(30.0, gt=0)
+    relays: int = Field(8, ge=1, le=32, description="module channels of the box")
+    channels: dict[int, RelayConfig] = Field(default_factory=dict)
+    watchdog: Watchdog = Field(default_factory=Watchdog)
+    hv_off_timeout: float = Field(120.0, gt=0, description="s to wait for a module's HV")
+    hv_sources_max_age: float = Field(15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> SwitchboxConfig:
+        for n in self.channels:
+            if not 1 <= n <= self.relays:
+                raise ValueError(f"channels.{n}: the box has relays 1..{self.relays}")
+        return self
+
+    def supplies(self) -> dict[str, tuple[str, ...]]:
+        return {c.module: ("lv",) for c in self.channels.values() if c.module}
+
+    def where(self) -> list[str]:
+        return [f"switchbox     {self.port}"] if self.simulate else []

@@ -1,0 +1,83 @@
+"""The simulated switchbox (`trackerdcs sim switchbox`): a pty symlinked at the stand's
+`port` (the driver opens it as it would /dev/ttyUSB1) answering the box's lines. Every
+relay starts off, as after a power cycle. `SIM:MUTE 1|0` makes it stop/resume answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+import tty
+from pathlib import Path
+
+from trackerdcs.config.model import Stand
+from trackerdcs.switchbox import protocol as p
+from trackerdcs.switchbox.config import SwitchboxConfig
+
+log = logging.getLogger("trackerdcs.sim.switchbox")
+
+
+class Box:
+    def __init__(self, relays: int):
+        self.master = False
+        self.channels = dict.fromkeys(range(1, relays + 1), False)
+        self.muted = False
+
+    def handle(self, line: str) -> str | None:
+        text = line.strip()
+        if text.upper().startswith("SIM:MUTE"):
+            self.muted = text.split()[-1] == "1"
+            return None
+        if self.muted or not text:
+            return None
+        if text.upper() == p.STATUS:
+            return p.format_status(self.master, self.channels)
+        try:
+            target, on = p.parse_command(text)
+        except ValueError:
+            return f"ERR unknown command {text}"
+        if target == "LV":
+            self.master = on
+        elif int(target) in self.channels:
+            self.channels[int(target)] = on
+        else:
+            return f"ERR no channel {target}"
+        log.info("%s", text)
+        return "OK"
+
+
+class SwitchboxSimulator:
+    def __init__(self, stand: Stand):
+        cfg: SwitchboxConfig | None = stand.section("switchbox")
+        assert cfg is not None
+        self.cfg = cfg
+        self.box = Box(cfg.relays)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        path = Path(self.cfg.port)
+        if path.is_symlink() or path.exists():
+            path.unlink()
+        path.symlink_to(os.ttyname(slave))
+        log.info("simulated switchbox on %s -> %s", path, os.ttyname(slave))
+        buf = b""
+        try:
+            while not self.stop.is_set():
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if not ready:
+                    continue
+                buf += os.read(master, 256)
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    answer = self.box.handle(raw.decode("ascii", "replace"))
+                    if answer is not None:
+                        os.write(master, f"{answer}\n".encode())
+        finally:
+            if path.is_symlink():
+                path.unlink()
+            os.close(master)
+            os.close(slave)

@@ -1,0 +1,101 @@
+"""The serial switchbox over a real pty (its simulator), switched as the reference does
+(`SB/cmd` with the box's own lines), in series with an HMP4040 output on the module's LV
+line, the module's HV on a CAEN: HV on needs both LV supplies on, a relay opened under HV
+brings the HV down first, and a box that goes away is unknown, never off."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from trackerdcs.testing.mosquitto import free_port
+from trackerdcs.testing.probe import Probe
+from trackerdcs.testing.processes import StandProcesses
+
+
+def test_reference_lines_relays_in_series_with_the_supply_and_hv_first(
+    write_stand, own_mosquitto, tmp_path: Path
+) -> None:
+    prefix = f"s{uuid.uuid4().hex[:5]}"
+    body = f"""
+caen:
+  simulate: true
+  prefix: {prefix}
+  ca_server_port: {free_port()}
+  watchdog: {{timeout: null}}
+  global:
+    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 40.0, PDwn: Ramp}}
+  channels:
+    1: {{module: M1, hv: {{board: 12, chan: 0}}}}
+hmp:
+  simulate: true
+  port: {free_port()}
+  poll: 0.2
+  watchdog: {{timeout: null}}
+  channels:
+    1: {{module: M1, voltage: 10.5, current: 2.5, ovp: 11.5}}
+switchbox:
+  simulate: true
+  port: {tmp_path / "sb.tty"}
+  poll: 0.2
+  timeout: 0.5
+  reconnect_max: 1.0
+  watchdog: {{timeout: null}}
+  channels:
+    1: {{module: M1}}
+"""
+    path, stand = write_stand(body, broker=own_mosquitto)
+    procs = StandProcesses(path, stand, tmp_path)
+    procs.start(*procs.specs)
+
+    def line(text: str) -> dict:
+        m = p.mark()
+        p.publish("SB/cmd", text)
+        return p.wait_json("SB/reply", lambda r: True, 10, m)
+
+    try:
+        with Probe(stand.bus) as p:
+            st = p.wait_json("SB/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
+            assert st["lv"] is False and st["relays"]["1"] is False
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 60)
+            assert line("STATUS?")["ok"]
+            # the supply's output on, the box's relay open: the module has no LV
+            assert p.command("hmp4040", "switch/1", "on")["ok"]
+            p.wait_json("hmp4040/channel/1", lambda s: s["output"] is True, 10)
+            r = p.command("dcs", "switch/hv/1", "on")
+            assert r["refused"] and "LV of M1 is off (SB channel 1)" in r["error"], r
+            # the reference's lines, answered on SB/reply
+            assert line("LV|ON")["ok"] and line("CH1|ON")["ok"]
+            p.wait_json("SB/status", lambda s: s["channels"]["1"] == "LV_ON", 10)
+            p.wait_json("dcs/channel/1", lambda s: s["fsm_state"] == "LV_ON", 10)
+            assert p.command("dcs", "switch/hv/1", "on")["ok"]
+            p.wait_json("dcs/channel/1", lambda s: s["fsm_state"] == "HV_ON", 20)
+            bad = line("CH9|ON")
+            assert not bad["ok"] and "channels 1..8" in bad["error"]
+            bad = line("RELAY 1 ON")
+            assert not bad["ok"] and "not a switchbox command" in bad["error"]
+
+            # the relay opened under HV: the HV comes down first, then the relay opens
+            m = p.mark()
+            reply = line("CH1|OFF")
+            assert reply["ok"] and reply["result"]["sequence"] == "HV ramp-down first", reply
+            p.wait_json("SB/status", lambda s: s["channels"]["1"] == "LV_OFF", 20, m)
+            msgs = p.messages[m:]
+            opened = next(i for i, x in enumerate(msgs) if x.topic == "SB/status"
+                          and json.loads(x.payload)["channels"]["1"] == "LV_OFF")  # fmt: skip
+            hv = [json.loads(x.payload) for x in msgs[:opened] if x.topic == "dcs/channel/1"]
+            assert any(h["hv_vMon"] > 5 for h in hv) and hv[-1]["hv_vMon"] <= 5.0, hv
+
+            # the box gone: unknown (not off), its commands refused with why
+            procs.kill("sim-switchbox")
+            m = p.mark()
+            gone = p.wait_json("SB/status", lambda s: s["fsm_state"] == "DISCONNECTED", 15, m)
+            assert "relays" not in gone and "lv" not in gone
+            p.wait_json("SB/modules", lambda s: s["modules"]["M1"]["lv"] == "unknown", 10, m)
+            r = line("CH1|ON")
+            assert not r["ok"] and "not reachable" in r["error"]
+            r = p.command("dcs", "switch/hv/1", "on")
+            assert r["refused"] and "LV of M1" in r["error"], r
+    finally:
+        procs.stop()

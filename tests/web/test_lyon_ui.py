@@ -1,0 +1,60 @@
+"""The Lyon stand in the browser (examples/lyon.yaml: module LV from an HMP4040 through a
+serial switchbox, HV from the CAEN): a module is powered only once its HMP output and its
+relay are both on, and the page shows which. Chromium at desk size; what is visible."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import expect
+
+from tests.web.conftest import Demo
+from trackerdcs.testing.demo import demo_bus, demo_copy, running_demo, wait_online
+from trackerdcs.testing.probe import Probe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    tmp = tmp_path_factory.mktemp("lyon")
+    config = demo_copy(tmp / "stand", source=ROOT / "examples" / "lyon.yaml")
+    data = yaml.safe_load(config.read_text())
+    cfg = demo_bus(config)
+    with running_demo(config, tmp / "state", tmp / "demo.log"):
+        view = wait_online(cfg, ("dcs", "hmp4040", "SB", "safety", "web"), 90)
+        assert all(view.values()), view
+        with Probe(cfg) as probe:
+            yield Demo(f"http://127.0.0.1:{data['web']['port']}", cfg, probe, config,
+                       tmp / "state")  # fmt: skip
+
+
+def test_a_module_gets_lv_only_with_its_output_and_its_relay_on(demo: Demo, login) -> None:
+    page = login("operator")
+    sb = page.locator("#sb-card")
+    expect(sb).to_be_visible()
+    expect(page.locator("#sb-state")).to_have_text("LV_OFF", timeout=15000)
+    row = page.locator('#modules tr[data-channel="1"]')
+    expect(row.locator(".state")).to_have_text("LV_OFF", timeout=15000)
+    row.locator(".lv-on").click()  # the HMP4040 output: on, but the relay is open
+    output = page.locator('#lvps tr[data-output="1"]')
+    expect(output).to_contain_text("LV_ON", timeout=10000)
+    expect(row.locator(".state")).to_have_text("LV_OFF")
+    row.locator(".hv-on").click()
+    expect(page.locator("#notices")).to_contain_text(
+        "LV of PS_26_05-IPG_00101 is off (SB channel 1)"
+    )
+    page.click("#sb-master-on")
+    expect(page.locator("#sb-master")).to_have_text("on", timeout=10000)
+    relay = page.locator('#sb tr[data-relay="1"]')
+    relay.locator(".sb-on").click()
+    expect(relay.locator(".state")).to_have_text("LV_ON", timeout=10000)
+    expect(row.locator(".state")).to_have_text("LV_ON", timeout=10000)
+    expect(row.locator(".lv-v")).to_have_text(re.compile(r"^10\.[45]"), timeout=10000)
+    for el in (row, sb, output):
+        expect(el).to_be_in_viewport()
+    page.screenshot(path=str(demo.state / "lyon.png"), full_page=True)
