@@ -14,9 +14,12 @@ from trackerdcs.testing.probe import Probe
 from trackerdcs.testing.processes import StandProcesses
 
 
-def caen_and_marta(prefix: str, modules: int, puts: Path | None = None) -> str:
-    """A simulated mainframe (HV on board 12) and a simulated MARTA plant, 30x faster."""
+def caen_and_marta(prefix: str, modules: int, puts: Path | None = None,
+                   guard: bool = False) -> str:  # fmt: skip
+    """A simulated mainframe (HV on board 12) and a simulated MARTA plant, 30x faster;
+    `guard`: MARTA refuses CO2 set-points below the dew point + 3 K."""
     put_log = f"\n  sim: {{put_log: {puts}}}" if puts else ""
+    dewpoint_guard = "\n  dewpoint_guard: {margin: 3}" if guard else ""
     return f"""
 caen:
   simulate: true
@@ -33,7 +36,7 @@ marta:
   simulate: true
   port: {free_port()}
   poll: 0.3
-  sim: {{time_scale: 30, update: 0.1}}
+  sim: {{time_scale: 30, update: 0.1}}{dewpoint_guard}
 """
 
 
@@ -42,7 +45,7 @@ def test_a_dewpoint_action_on_a_marta_cooled_stand(write_stand, own_mosquitto,
     prefix = f"m{uuid.uuid4().hex[:5]}"
     puts = tmp_path / "puts.jsonl"
     body = (
-        caen_and_marta(prefix, 2, puts)
+        caen_and_marta(prefix, 2, puts, guard=True)
         + f"""
 sensors:
   simulate: true
@@ -66,6 +69,14 @@ safety:
             p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 60)
             p.wait_json("MARTA/status", lambda s: s["fsm_state"] == "CONNECTED", 30)
             # the CO2 circulating at 10 °C: cooling as it should, and the coldest surface
+            # the dew-point guard on set-points works for the CO2 plant as for a Julabo
+            box = p.wait_json("sensors/box", lambda r: r.get("dewpoint") is not None, 20)
+            too_cold = round(box["dewpoint"] + 1)  # the dry box: its dew point is far below 0
+            r = p.command("MARTA", "set_temperature_setpoint", str(too_cold))
+            assert (
+                not r["ok"]
+                and f"CO2 temperature set-point {too_cold:g} °C is below dew " in (r["error"])
+            ), r
             assert p.command("MARTA", "set_temperature_setpoint", "10")["ok"]
             assert p.command("MARTA", "start_chiller")["ok"]
             p.wait_json("MARTA/status", lambda s: s["fsm_state"] == "CHILLER_RUNNING", 20)

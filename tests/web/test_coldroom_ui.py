@@ -45,9 +45,13 @@ def test_the_operator_starts_the_co2_plant_and_sees_the_door_close(demo: Demo, l
     expect(page.locator("#marta-state")).to_have_text("CONNECTED", timeout=15000)
     door = page.locator("#door-state")
     expect(door).to_have_text("safe to open", timeout=30000)  # warm CO2, HV off, fresh room
+    # the guard: no CO2 set-point below the module carrier's dew point (about -15 °C) + 3 K
     page.fill("#marta-sp", "-25")
     page.click("#marta-set")
-    expect(page.locator("#marta-setpoint")).to_have_text("-25.0 °C")
+    expect(page.locator("#notices")).to_contain_text("is below dew point")
+    page.fill("#marta-sp", "-8")
+    page.click("#marta-set")
+    expect(page.locator("#marta-setpoint")).to_have_text("-8.0 °C")
     page.click("#marta-chiller")
     expect(page.locator("#marta-state")).to_have_text("CHILLER_RUNNING", timeout=15000)
     page.click("#marta-co2")

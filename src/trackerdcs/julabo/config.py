@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from trackerdcs.config.base import ServiceSection, StrictModel
+from trackerdcs.core.setpoint_guard import DewpointGuard
 
 # Negative STATUS codes are alarms; the exact list differs by model, so it is configurable.
 DEFAULT_ALARMS: dict[int, str] = {
@@ -34,15 +35,6 @@ class SimJulabo(StrictModel):
     max_heating: float = Field(5.0, gt=0, description="K/min")
     response_delay: float = Field(0.05, ge=0, description="s before each answer")
     start_temp: float = 21.0
-
-
-class DewpointGuard(StrictModel):
-    """Refuse setpoints closer to the dew point than `margin` (sensor values younger than
-    `max_age` s from `sensors/<name>` topics)."""
-
-    margin: float = Field(3.0, ge=0, description="K")
-    sensors: list[str] = Field(default_factory=list, description="empty: every sensor")
-    max_age: float = Field(120.0, gt=0)
 
 
 class JulaboConfig(ServiceSection):

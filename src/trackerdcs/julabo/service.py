@@ -13,14 +13,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from trackerdcs.config.model import StandBase
-from trackerdcs.core import contracts, peers
-from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Command, Refused, command
 from trackerdcs.core.device import Link
-from trackerdcs.core.ordering import Newest
-from trackerdcs.core.payload import now
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
+from trackerdcs.core.setpoint_guard import SetpointGuard
 from trackerdcs.julabo import protocol
 from trackerdcs.julabo.config import JulaboConfig
 from trackerdcs.julabo.device import Chiller
@@ -55,11 +52,7 @@ class JulaboService(Service):
             f"{self.name}/status",
             {s.name: s.deadband for s in self.chiller.signals().values()},
         )
-        self.dewpoints: dict[str, contracts.Reading] = {}
-        self.newest = Newest()
-        if self.cfg.dewpoint_guard is not None:
-            for env in peers.environment(stand):
-                self.subscribe(f"{env}/+", self._on_sensor)
+        self.setpoints = SetpointGuard(self.cfg.dewpoint_guard, stand, self.subscribe)
 
     async def main(self) -> None:
         await self.link.run()
@@ -104,30 +97,11 @@ class JulaboService(Service):
             raise Refused(f"chiller not reachable: {exc}") from None
         return result
 
-    def _on_sensor(self, msg: Message) -> None:
-        reading = contracts.parse(contracts.Reading, msg.payload)
-        if (reading is not None and reading.dewpoint is not None
-                and self.newest.accept(msg.topic, reading.ts)):  # fmt: skip
-            self.dewpoints[msg.topic.split("/", 1)[1]] = reading
-
-    def _dewpoint_check(self, temp: float | None) -> None:
-        guard = self.cfg.dewpoint_guard
-        if guard is None or temp is None:
-            return
-        fresh = {
-            n: r.dewpoint
-            for n, r in self.dewpoints.items()
-            if r.dewpoint is not None and r.ts is not None and now() - r.ts <= guard.max_age
-            and (not guard.sensors or n in guard.sensors)
-        }  # fmt: skip
-        if not fresh:
-            raise Refused("no fresh dew point from the sensors: cannot check the margin")
-        name, dp = max(fresh.items(), key=lambda kv: kv[1])
-        if temp < dp + guard.margin:
-            raise Refused(
-                f"setpoint {temp:g} °C is below dew point {dp:.1f} °C ({name}) + margin "
-                f"{guard.margin:g} K"
-            )
+    def _in_effect(self) -> float | None:
+        """The set-point the bath regulates to now (when it is running)."""
+        if not self.chiller.running.value:
+            return None  # a stopped bath regulates to nothing: every set-point is checked
+        return self._setpoint(self.chiller.used_setpoint.value)
 
     def _setpoint(self, index: int | None) -> float | None:
         signal = getattr(self.chiller, f"setpoint_{index}", None) if index else None
@@ -138,13 +112,13 @@ class JulaboService(Service):
         lo, hi = self.cfg.setpoint_min, self.cfg.setpoint_max
         if not lo <= body.temp <= hi:
             raise Refused(f"setpoint {body.temp:g} °C outside limits {lo:g}..{hi:g} °C")
-        self._dewpoint_check(body.temp)
+        self.setpoints.check(body.temp, in_effect=self._in_effect())
         return await self._write(protocol.set_setpoint(body.setpoint, body.temp),
                                  {"setpoint": body.setpoint, "temp": body.temp})  # fmt: skip
 
     @command("useSP", UseSP, help="{'setpoint': 1..3}")
     async def use_sp(self, cmd: Command, body: UseSP) -> dict[str, Any]:
-        self._dewpoint_check(self._setpoint(body.setpoint))
+        self.setpoints.check(self._setpoint(body.setpoint), in_effect=self._in_effect())
         return await self._write(protocol.use_setpoint(body.setpoint), {"setpoint": body.setpoint})
 
     @command("setPress", SetPress, help="{'press': stage}")
@@ -156,7 +130,7 @@ class JulaboService(Service):
 
     @command("start", help="start the circulator")
     async def start(self, cmd: Command) -> dict[str, Any]:
-        self._dewpoint_check(self._setpoint(self.chiller.used_setpoint.value))
+        self.setpoints.check(self._setpoint(self.chiller.used_setpoint.value))
         return await self._write(protocol.set_running(True), {"running": True})
 
     @command("stop", help="stop the circulator")

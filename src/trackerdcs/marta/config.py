@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from trackerdcs.config.base import ServiceSection, StrictModel
+from trackerdcs.core.setpoint_guard import DewpointGuard
 from trackerdcs.marta.protocol import SETPOINTS
 
 
@@ -33,6 +34,9 @@ class MartaConfig(ServiceSection):
     temperature_max: float = Field(SETPOINTS["temperature"][2], description="°C, stand limit")
     speed_max: float = Field(SETPOINTS["speed"][2], ge=0, description="rpm, stand limit")
     flow_max: float = Field(SETPOINTS["flow"][2], ge=0, description="g/s, stand limit")
+    dewpoint_guard: DewpointGuard | None = Field(
+        None, description="refuse CO2 set-points below the dew point + margin"
+    )
     sim: SimMarta = Field(default_factory=SimMarta)
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from trackerdcs.core.commands import Command, Number, OnOff, Refused, command
 from trackerdcs.core.device import Link
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
+from trackerdcs.core.setpoint_guard import SetpointGuard
 from trackerdcs.marta import protocol as p
 from trackerdcs.marta.config import MartaConfig
 from trackerdcs.marta.device import Marta
@@ -45,6 +46,7 @@ class MartaService(Service):
         )
         self.alarm_topic = StatePublisher(self.bus, f"{self.name}/alarms")
         self._raised: set[str] = set()
+        self.setpoints = SetpointGuard(self.cfg.dewpoint_guard, stand, self.subscribe)
 
     async def main(self) -> None:
         await self.link.run()
@@ -124,6 +126,9 @@ class MartaService(Service):
             raise Refused(f"MARTA in ALARM ({why}): clear_alarms first")
         if state != "CHILLER_RUNNING":
             raise Refused(f"start_co2 needs the chiller running; MARTA is {state}")
+        # the CO2 will go to the set-point it has now: the same guard as a new one
+        self.setpoints.check(self.plant.values["temperature_setpoint"].value,
+                             "CO2 temperature set-point")  # fmt: skip
         return await self._bits(start_co2=True)
 
     @command("stop_co2", help="stop the CO2 circuit")
@@ -140,6 +145,9 @@ class MartaService(Service):
         if not lo <= value <= hi:
             raise Refused(f"{kind} set-point {value:g} outside the stand's limits {lo:g} .. "
                           f"{hi:g}")  # fmt: skip
+        if kind == "temperature":
+            now_set = self.plant.values["temperature_setpoint"].value
+            self.setpoints.check(value, "CO2 temperature set-point", in_effect=now_set)
         self._ready()
         await self._io(kind, self.plant.plc.write_float(p.SETPOINTS[kind][0], value))
         return {kind: value}
