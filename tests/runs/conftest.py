@@ -96,8 +96,9 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
     def start(steps: int = 3, step_seconds: float = 0.3, store: str = "sqlite:///runs.sqlite",
               storage_yaml: str | None = None, mode: str = "batch",
               fail: str | None = None, breakdown: str = "{}",
-              notify: str = "{}", modules: int = 2) -> RunStand:  # fmt: skip
-        """`storage_yaml`: the historian (default SQLite in the test's folder)."""
+              notify: str = "{}", modules: int = 2, extra: str = "") -> RunStand:  # fmt: skip
+        """`storage_yaml`: the historian (default SQLite in the test's folder); `extra`:
+        more sections (a cooling plant)."""
         storage_yaml = storage_yaml or (
             f"storage:\n  historian: sqlite:///{tmp_path / 'history.sqlite'}\n"
         )
@@ -109,6 +110,7 @@ def run_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[Callable[.
                                            breakdown=breakdown, notify=notify,
                                            channels=channel_map_yaml(modules, "PS_M{}", 12),
                                            puts=tmp_path / "puts.jsonl")  # fmt: skip
+        body += extra
         path, stand = write_stand(body, broker=own_mosquitto)
         procs = StandProcesses(path, stand, tmp_path)
         probe = Probe(stand.bus).__enter__()

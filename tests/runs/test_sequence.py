@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.runs.conftest import RunStand
+from trackerdcs.testing.mosquitto import free_port
 
 QUICK = """
 name: smoke
@@ -222,3 +223,30 @@ steps:
     assert doc["end_actions"] == ["HV off: done", "LV off: done"]
     events = [e["event"] for e in doc["events"]]
     assert events == ["started", "pause", "resumed", "abort", "aborted"], doc["events"]
+
+
+def test_a_chiller_step_on_a_marta_stand_runs_its_co2_to_the_set_point(run_stand) -> None:
+    """Cooling as a role in the sequencer: the same recipe step drives a MARTA plant (its
+    set-point, the chiller, the CO2 once the chiller runs) and waits for the CO2 supply."""
+    marta = f"""
+marta:
+  simulate: true
+  port: {free_port()}
+  poll: 0.3
+  sim: {{time_scale: 60, update: 0.1}}
+"""
+    rs: RunStand = run_stand(extra=marta)
+    rs.probe.wait_json("MARTA/status", lambda s: s["fsm_state"] == "CONNECTED", 30)
+    seq = start(rs, """
+name: co2
+steps:
+  - chiller: {setpoint: 12, tolerance: 1, stable_for: 1, band: 2, timeout: 90}
+""")  # fmt: skip
+    doc = seq_doc(rs, seq["id"], "done", timeout=100)
+    assert doc["steps"][0]["status"] == "done", doc["steps"]
+    st = rs.probe.latest["MARTA/status"].json()
+    assert st["fsm_state"] == "CO2_RUNNING" and st["temperature_setpoint"] == 12.0
+    assert abs(st["CO2_TT05"] - 12) <= 1.0
+    orders = [json.loads(m.payload)["command"] for m in rs.probe.messages
+              if m.topic == "MARTA/reply"]  # fmt: skip
+    assert orders == ["set_temperature_setpoint", "start_chiller", "start_co2"], orders

@@ -7,6 +7,9 @@ declared by its family as data, so that a Julabo, a MARTA plant or both cool a s
   margin (the Julabo bath; MARTA's CO2 supply and return).
 - `safe`: the orders that bring it to a safe set-point, each with the status field that shows
   it was obeyed (an order already obeyed is not sent again).
+- `regulate`: the orders that make it cool to a set-point (a sequence's chiller step), an
+  order waiting where it must for a state (MARTA's CO2 starts once its chiller runs);
+  `reading`: the status field of the temperature it reaches (the bath, the CO2 supply).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ class Order:
     command: str
     payload: Any  # "{temp}" / "{slot}" (alone: the number itself) filled in
     field: str = ""  # "{slot}" filled in; "" = always send
-    expect: str = "{temp}"
+    expect: Any = "{temp}"
+    after: tuple[str, ...] = ()  # fsm_states to wait for before sending (none: at once)
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,16 @@ class CoolingContract:
     running: tuple[str, ...]
     surfaces: dict[str, str]  # status field -> what it is ("bath", "CO2 supply")
     safe: tuple[Order, ...]
+    regulate: tuple[Order, ...] = ()
+    reading: str = ""
 
     def safe_orders(self, temp: float, slot: int, status: dict[str, Any]) -> list[tuple[str, Any]]:
         """(command, payload) of every order not yet obeyed according to `status`."""
+        return [(o.command, p) for o, p in self.pending(self.safe, temp, slot, status)]
+
+    def pending(self, orders: tuple[Order, ...], temp: float, slot: int, status: dict[str, Any]
+                ) -> list[tuple[Order, Any]]:  # fmt: skip
+        """(order, filled payload) of those of `orders` not yet obeyed according to `status`."""
         values: dict[str, float | int] = {"temp": temp, "slot": slot}
 
         def fill(x: Any) -> Any:
@@ -41,10 +52,10 @@ class CoolingContract:
             return x
 
         out = []
-        for o in self.safe:
+        for o in orders:
             if o.field and status.get(o.field.format(**values)) == fill(o.expect):
                 continue
-            out.append((o.command, fill(o.payload)))
+            out.append((o, fill(o.payload)))
         return out
 
 
@@ -57,4 +68,10 @@ REFERENCE_CHILLER = CoolingContract(
         Order("setWT", {"setpoint": "{slot}", "temp": "{temp}"}, "setpoint_{slot}"),
         Order("useSP", {"setpoint": "{slot}"}, "used_setpoint", "{slot}"),
     ),
+    regulate=(
+        Order("setWT", {"setpoint": "{slot}", "temp": "{temp}"}),
+        Order("useSP", {"setpoint": "{slot}"}),
+        Order("start", None),
+    ),
+    reading="internal_temp",
 )

@@ -20,6 +20,13 @@ FAMILY = Family(
         running=("CO2_RUNNING",),
         surfaces={"CO2_TT05": "CO2 supply", "CO2_TT06": "CO2 return"},
         safe=(Order("set_temperature_setpoint", "{temp}", "temperature_setpoint"),),
+        # a sequence's chiller step: the set-point, the chiller, then the CO2 once it runs
+        regulate=(
+            Order("set_temperature_setpoint", "{temp}"),
+            Order("start_chiller", None, "start_chiller", True),
+            Order("start_co2", None, "start_co2", True, after=("CHILLER_RUNNING", "CO2_RUNNING")),
+        ),
+        reading="CO2_TT05",
     ),
     relocate="trackerdcs.marta.testing:relocate",
     ui={"panel": "co2"},

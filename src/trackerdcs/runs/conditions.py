@@ -21,7 +21,9 @@ from trackerdcs.storage.points import Value, parse_series
 LOOKBACK = 600.0  # s
 SENSOR_FIELDS = ("temperature", "humidity", "dewpoint")
 MODULE_FIELDS = ("lv_vMon", "lv_iMon", "hv_vMon", "hv_iMon")
-CHILLER_FIELDS = ("internal_temp", "external_temp", "setpoint")
+# the Julabo's bath, the MARTA's CO2 supply, return, flow and set-point
+CHILLER_FIELDS = ("internal_temp", "external_temp", "setpoint", "CO2_TT05", "CO2_TT06",
+                  "CO2_FT01", "temperature_setpoint")  # fmt: skip
 
 
 def summary(points: Sequence[tuple[float, Value]], start: float) -> dict[str, Any] | None:

@@ -320,17 +320,27 @@ class Sequencer:
         return err or await self._until(lambda: self._lv_up(seq.modules), timeout, "LV off")
 
     async def _chiller(self, b: Any) -> str:
-        cooling = peers.cooling(self.host.stand)
-        if not cooling:
+        contracts_ = peers.cooling_contracts(self.host.stand)
+        if not contracts_:
             return "no chiller on this stand"
-        name = cooling[0]
-        for cmd, body in (("setWT", {"setpoint": 1, "temp": b.setpoint}),
-                          ("useSP", {"setpoint": 1}), ("start", None)):  # fmt: skip
-            if err := await self._ask(name, cmd, body):
+        name, contract = next(iter(contracts_.items()))
+        t0 = time.monotonic()
+        status = self.host.chiller.fields() if self.host.chiller else {}
+        for order, payload in contract.pending(contract.regulate, b.setpoint, 1, status):
+            if order.after:
+
+                def not_yet(states: tuple[str, ...] = order.after) -> list[str]:
+                    st = self.host.chiller
+                    now = st.fsm_state if st else "unknown"
+                    return [] if now in states else [f"{name} is {now}"]
+
+                left = max(1.0, b.timeout - (time.monotonic() - t0))
+                if err := await self._until(not_yet, left, f"{name} {'/'.join(order.after)}"):
+                    return f"chiller: {err}"
+            if err := await self._ask(name, order.command, payload):
                 return f"chiller: {err}"
         if not b.wait_stable:
             return ""
-        t0 = time.monotonic()
         # an unchanged status is republished every heartbeat
         beats = [sec.heartbeat for f in with_role(COOLING)
                  if (sec := self.host.stand.section(f.name)) is not None]  # fmt: skip
@@ -340,8 +350,9 @@ class Sequencer:
             st = self.host.chiller
             if st is None or st.ts is None or pl.now() - st.ts > max_age:
                 return ["no fresh chiller status"]
-            if st.internal_temp is None or abs(st.internal_temp - b.setpoint) > b.tolerance:
-                return [f"bath at {st.internal_temp} °C, set-point {b.setpoint:g} °C"]
+            reached = st.number(contract.reading)
+            if reached is None or abs(reached - b.setpoint) > b.tolerance:
+                return [f"{contract.reading} at {reached} °C, set-point {b.setpoint:g} °C"]
             return []
 
         if err := await self._until(bath, b.timeout, f"chiller at {b.setpoint:g} °C"):
