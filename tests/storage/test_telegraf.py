@@ -24,6 +24,7 @@ caen:
 sensors:
   sensors: [{name: box, kind: coldbox, temp_topic: E/t}]
 julabo: {port: /dev/ttyUSB0}
+marta: {host: 10.0.0.5}
 """
     path, stand = write_stand(body)
     argv = [sys.executable, "-m", "trackerdcs", "deploy", "telegraf", "-c", str(path)]
@@ -106,6 +107,7 @@ def test_the_reference_telegraf_config_writes_what_the_recorder_writes(write_sta
 caen:
   channels: {1: {module: M1, lv: {board: 0, chan: 0}, hv: {board: 12, chan: 0}}}
 julabo: {port: /dev/ttyUSB0}
+marta: {host: 10.0.0.5}
 """
     path, stand = write_stand(body)
     argv = [sys.executable, "-m", "trackerdcs", "deploy", "telegraf", "-c", str(path)]
@@ -147,9 +149,14 @@ julabo: {port: /dev/ttyUSB0}
         "message": "",
         "ts": 1.0,
     }
+    marta = {"CO2_TT05": -25.2, "CO2_TT06": -23.7, "CO2_FT01": 2.5, "R452A_PT01": 16.0,
+             "temperature_setpoint": -25.0, "status": 2, "start_chiller": True,
+             "start_co2": True, "flow_active": False, "alarms": [], "fsm_state": "CO2_RUNNING",
+             "message": "", "ts": 1.0}  # fmt: skip
     messages = [("dcs/channels", json.dumps(channel).encode()),
                 ("dcs/status", b'{"fsm_state": "HV_ON", "channels": {"1": "HV_ON"}, "ts": 1}'),
                 ("julabo/status", json.dumps(chiller).encode()),
+                ("MARTA/status", json.dumps(marta).encode()),
                 ("ESP01/sensors/BME/temp", b"21.5")]  # fmt: skip
     ref = for_stand(stand, "reference")
     for topic, payload in messages:
