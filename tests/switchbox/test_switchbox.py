@@ -59,6 +59,7 @@ switchbox:
             st = p.wait_json("SB/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
             assert st["lv"] is False and st["relays"]["1"] is False
             p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 60)
+            p.wait_json("hmp4040/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
             assert line("STATUS?")["ok"]
             # the supply's output on, the box's relay open: the module has no LV
             assert p.command("hmp4040", "switch/1", "on")["ok"]

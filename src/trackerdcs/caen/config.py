@@ -22,6 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from trackerdcs.caen.protocol import ENUMS, HV_PARAMS, LV_PARAMS
 from trackerdcs.config.base import ServiceSection, StrictModel
 from trackerdcs.core.registry import POWER, with_role
+from trackerdcs.power.config import Watchdog, watchdog_warning
 
 # the reference `example.yml` names settings by the property of its channel classes
 PROPERTIES: dict[str, str] = {
@@ -149,13 +150,6 @@ class GlobalSettings(StrictModel):
         self.lv = _coerce("lv", self.lv, ("lv",))
         self.hv = _coerce("hv", self.hv, ("hv",))
         return self
-
-
-class Watchdog(StrictModel):
-    """Go to the safe state alone when safety's heartbeat or the bus is gone this long."""
-
-    heartbeat_topic: str | None = Field(None, description="default: the safety service's")
-    timeout: float | None = Field(30.0, gt=0, description="s; null disables the watchdog")
 
 
 class Readback(StrictModel):
@@ -289,7 +283,9 @@ class CaenConfig(ServiceSection):
         return [f"CAEN IOC      Channel Access port {self.ca_server_port}"] if self.simulate else []
 
     def warnings(self, stand: Any) -> list[str]:
-        return self._lv_elsewhere(stand) + self._watchdog_warning(stand)
+        return self._lv_elsewhere(stand) + watchdog_warning(
+            "caen", self.watchdog, stand, "the mainframe goes to the safe state"
+        )
 
     def _lv_elsewhere(self, stand: Any) -> list[str]:
         given = {m for f in with_role(POWER) if f.name != "caen"
@@ -299,18 +295,6 @@ class CaenConfig(ServiceSection):
                 "LV: HV on will be refused for it"
                 for cid, ch in self.channels.items()
                 if ch.lv is None and ch.module not in given]  # fmt: skip
-
-    def _watchdog_warning(self, stand: Any) -> list[str]:
-        safety = stand.section("safety")
-        if self.watchdog.timeout is None or self.watchdog.heartbeat_topic is not None:
-            return []  # off, or a heartbeat named explicitly (another stack may give it)
-        if safety is not None and safety.enabled:
-            return []
-        return [f"caen.watchdog: waits for the safety heartbeat, but this stand runs no safety "
-                f"service: {self.watchdog.timeout:g} s after start the mainframe goes to the "
-                "safe state and power-on is refused. A CAEN service alone (standalone mode): "
-                "`watchdog: {timeout: null}` with the interlocks kept elsewhere, or "
-                "`heartbeat_topic:` of the service that gives one"]  # fmt: skip
 
     def limits(self, cid: int) -> Limits:
         return self.channels[cid].limits or self.global_.limits

@@ -46,12 +46,7 @@ class CaenService(Service):
     def __init__(self, stand: StandBase, name: str | None = None):
         super().__init__(stand, name)
         configure_ca(self.cfg)
-        wd = self.cfg.watchdog
-        heartbeat = wd.heartbeat_topic or peers.heartbeat_topic(stand)
-        self.guard = PowerGuard(wd.timeout, heartbeat)
-        if wd.timeout:
-            self.subscribe(heartbeat, self.guard.on_heartbeat)
-        self.subscribe(f"{peers.safety(stand)}/status", self.guard.on_safety_status)
+        self.guard = PowerGuard.attach(self, self.cfg.watchdog)
         self.procedures = Procedures(self.spawn, self._procedure_changed)
         self.channels: dict[int, Channel] = {}
         self.publishers: dict[int, StatePublisher] = {}

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from trackerdcs.config.base import ServiceSection, StrictModel
 from trackerdcs.hmp.protocol import MODELS, OVP_MAX
+from trackerdcs.power.config import Watchdog, watchdog_warning
 
 
 class Limits(StrictModel):
@@ -39,13 +40,6 @@ class OutputConfig(StrictModel):
     @property
     def active(self) -> bool:
         return bool(self.module)
-
-
-class Watchdog(StrictModel):
-    """As the CAEN's: go to the safe state alone when safety's heartbeat or the bus is gone."""
-
-    heartbeat_topic: str | None = Field(None, description="default: the safety service's")
-    timeout: float | None = Field(30.0, gt=0, description="s; null disables the watchdog")
 
 
 class SimHmp(StrictModel):
@@ -116,10 +110,4 @@ class HmpConfig(ServiceSection):
         return [f"{self.model}       scpi://{self.host}:{self.port}"] if self.simulate else []
 
     def warnings(self, stand: Any) -> list[str]:
-        safety = stand.section("safety")
-        if self.watchdog.timeout is None or self.watchdog.heartbeat_topic is not None:
-            return []
-        if safety is not None and safety.enabled:
-            return []
-        return [f"hmp.watchdog: waits for the safety heartbeat, but this stand runs no safety "
-                f"service: {self.watchdog.timeout:g} s after start the outputs go off"]  # fmt: skip
+        return watchdog_warning("hmp", self.watchdog, stand, "the outputs go off")

@@ -12,8 +12,9 @@ in the newer of the two (status, heartbeat) forbids power-on.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from trackerdcs.core import contracts
+from trackerdcs.core import contracts, peers
 from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Refused
 from trackerdcs.core.ordering import Newest
@@ -52,6 +53,18 @@ class PowerGuard:
             and self.newest.accept("status", status.ts)
         ):
             self.interlock = status
+
+    @classmethod
+    def attach(cls, service: Any, watchdog: Any) -> PowerGuard:
+        """The guard of a power service: its watchdog settings, safety's heartbeat and
+        status subscribed on the service's bus."""
+        stand = service.stand
+        heartbeat = watchdog.heartbeat_topic or peers.heartbeat_topic(stand)
+        guard = cls(watchdog.timeout, heartbeat)
+        if watchdog.timeout:
+            service.subscribe(heartbeat, guard.on_heartbeat)
+        service.subscribe(f"{peers.safety(stand)}/status", guard.on_safety_status)
+        return guard
 
     def heartbeat_age(self) -> float:
         return time.monotonic() - self.last_heartbeat

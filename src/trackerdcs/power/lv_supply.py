@@ -33,12 +33,7 @@ class SafeOff(BaseModel):
 class LvSupply(Service, Generic[K]):
     def __init__(self, stand: StandBase, name: str | None = None):
         super().__init__(stand, name)
-        wd = self.cfg.watchdog
-        heartbeat = wd.heartbeat_topic or peers.heartbeat_topic(stand)
-        self.guard = PowerGuard(wd.timeout, heartbeat)
-        if wd.timeout:
-            self.subscribe(heartbeat, self.guard.on_heartbeat)
-        self.subscribe(f"{peers.safety(stand)}/status", self.guard.on_safety_status)
+        self.guard = PowerGuard.attach(self, self.cfg.watchdog)
         self.procedures = Procedures(self.spawn, self.publish_status)
         self.others = mp.ModulePower(self.cfg.hv_sources_max_age, mp.expected(stand, self.name))
         others = [s for s in peers.power(stand) if s != self.name]

@@ -11,18 +11,16 @@ switchbox:
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from trackerdcs.config.base import ServiceSection, StrictModel
+from trackerdcs.power.config import Watchdog, watchdog_warning
 
 
 class RelayConfig(StrictModel):
     module: str | None = None
-
-
-class Watchdog(StrictModel):
-    heartbeat_topic: str | None = Field(None, description="default: the safety service's")
-    timeout: float | None = Field(30.0, gt=0, description="s; null disables the watchdog")
 
 
 class SwitchboxConfig(ServiceSection):
@@ -50,3 +48,6 @@ class SwitchboxConfig(ServiceSection):
 
     def where(self) -> list[str]:
         return [f"switchbox     {self.port}"] if self.simulate else []
+
+    def warnings(self, stand: Any) -> list[str]:
+        return watchdog_warning("switchbox", self.watchdog, stand, "every relay opens")
