@@ -112,3 +112,17 @@ def test_an_lv_through_two_supplies_is_on_only_when_both_say_on() -> None:
     assert state == "off" and word is not None and word.service == "SB"
     mp.on_modules(_word("SB", pl.now(), M1={"lv": "on", "channel": "3"}))
     assert mp.side("M1", "lv")[0] == "on"
+
+
+def test_the_door_waits_on_hv_switching_services_only() -> None:
+    """An LV-only supply in ERROR (an OVP trip) says nothing about HV: the cold-room door
+    rule reads only the services that switch HV."""
+    from pathlib import Path
+
+    from trackerdcs.config import load_stand
+    from trackerdcs.core import peers
+    from trackerdcs.power.modules import hv_services
+
+    stand = load_stand(Path(__file__).resolve().parents[2] / "examples" / "lyon.yaml")
+    assert sorted(peers.power(stand)) == ["SB", "dcs", "hmp4040"]
+    assert hv_services(stand) == ["dcs"]

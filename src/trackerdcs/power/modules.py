@@ -167,6 +167,23 @@ def expected(stand: StandBase, me: str) -> dict[tuple[str, Side], tuple[str, ...
     return out
 
 
+def hv_services(stand: StandBase) -> list[str]:
+    """The power services of the stand that switch HV (an LV-only supply does not: an HMP, a
+    switchbox). A family without `supplies()` is taken to switch HV."""
+    out = []
+    for fam in with_role(POWER):
+        name = peers.service_name(stand, fam.name)
+        section = stand.section(fam.name)
+        if name is None:
+            continue
+        if hasattr(section, "supplies") and not any(
+            "hv" in sides for sides in section.supplies().values()
+        ):
+            continue
+        out.append(name)
+    return out
+
+
 def _side(value: object) -> SideState | None:
     if value in ("on", "off", "unknown"):
         return value

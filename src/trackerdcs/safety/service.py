@@ -18,6 +18,7 @@ from trackerdcs.core.bus import Message
 from trackerdcs.core.commands import Command, command
 from trackerdcs.core.ordering import Newest
 from trackerdcs.core.service import Service
+from trackerdcs.power.modules import hv_services
 from trackerdcs.safety.config import SafetyConfig
 from trackerdcs.safety.levels import ACTION, OK, RANK, WARNING, worst
 from trackerdcs.safety.notify import Notifier
@@ -45,6 +46,8 @@ class SafetyService(Service):
         super().__init__(stand, name)
         a = self.cfg.actions
         self.power = [a.caen_service] if a.caen_service else peers.power(stand)
+        # the door cares for HV only: an LV supply in ERROR (an OVP trip) does not close it
+        self.hv_power = [a.caen_service] if a.caen_service else hv_services(stand)
         self.cooling = [a.chiller_service] if a.chiller_service else peers.cooling(stand)
         self.environment = peers.environment(stand) or ["sensors"]
         sensors = stand.section("sensors")
@@ -166,7 +169,7 @@ class SafetyService(Service):
         d = self.cfg.door
         if d is None:
             return
-        safe, why = door(self.view, d, self.power)
+        safe, why = door(self.view, d, self.hv_power)
         if self.view.uptime < self.cfg.stale.warning:
             safe, why = False, ["safety just started: waiting for current data"]
         if force or (safe, why) != self._door_last:
