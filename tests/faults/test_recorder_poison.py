@@ -61,3 +61,43 @@ def test_a_killed_recorder_loses_nothing(write_stand, own_mosquitto, storage_yam
         assert sorted(int(r["value"]) for r in rows) == list(range(200))  # none lost, none twice
     finally:
         stop_process(proc)
+
+
+def test_a_field_an_existing_database_typed_otherwise_is_refused_alone(
+    write_stand, own_mosquitto, influx, tmp_path: Path
+) -> None:
+    """A lab's database where `sensors.temperature` was once written as an integer: InfluxDB
+    answers our float with 400 "partial write: field type conflict". That batch was retried
+    for ever and everything behind it waited; now the clashing field is left out (counted as
+    refused, and left out of later points at once) and the rest is written."""
+    import uuid
+
+    import httpx
+
+    db = f"c{uuid.uuid4().hex[:8]}"
+    auth = (influx.username, influx.password)
+    with httpx.Client(base_url=influx.url, auth=auth, timeout=10) as http:
+        assert http.post("/query", params={"q": f"CREATE DATABASE {db}"}).status_code == 200
+        r = http.post("/write", params={"db": db}, content=b"sensors,sensor=old temperature=5i")
+        assert r.status_code == 204, r.text
+    body = influx.storage_yaml(db) + "recorder: {flush_interval: 0.2, retry: 1}\n"
+    path, stand = write_stand(body, broker=own_mosquitto)
+    proc = start_recorder(path, tmp_path / "recorder.log")
+    try:
+        with Probe(stand.bus) as probe:
+            probe.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=20)
+            ts = time.time() - 5
+            probe.publish("sensors/box", {"temperature": -20.5, "humidity": 10.0, "ts": ts})
+            for i in range(20):
+                probe.publish("soak/counter", {"n": i, "ts": ts + i * 0.01})
+            reply = probe.command("recorder", "flush", timeout=20)
+            status = reply["result"]
+            assert reply["ok"] and status["connected"], status
+            assert status["refused"] >= 1 and status["buffered_points"] == 0, status
+        rows = query(path, "raw", "soak.counter,service=soak:n", "--start=-1h")
+        assert sorted(int(r["value"]) for r in rows) == list(range(20))
+        # the point's other field is kept (InfluxDB dropped the whole line)
+        humidity = query(path, "raw", "sensors,sensor=box:humidity", "--start=-1h")
+        assert [r["value"] for r in humidity] == [10.0]
+    finally:
+        stop_process(proc)

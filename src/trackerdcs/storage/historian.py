@@ -13,6 +13,12 @@ class HistorianError(Exception):
     """The historian is unreachable or refused the request (the recorder buffers then)."""
 
 
+class RejectedData(HistorianError):
+    """The historian is there and refuses these points themselves (a value it cannot hold,
+    a field whose type the database fixed otherwise): retrying cannot help; the recorder
+    writes the batch in halves to find and reject only the bad points."""
+
+
 class Historian(Protocol):
     def write(self, points: list[Point]) -> None:
         """Store points; writing the same point twice stores it once."""

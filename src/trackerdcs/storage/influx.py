@@ -17,7 +17,7 @@ import httpx
 from trackerdcs.config.model import Stand
 from trackerdcs.config.secrets import read_secret
 from trackerdcs.storage.config import Retention
-from trackerdcs.storage.historian import HistorianError
+from trackerdcs.storage.historian import HistorianError, RejectedData
 from trackerdcs.storage.points import Bucket, Point, Value, by_row, parse_series, series_key
 
 
@@ -85,6 +85,11 @@ def _duration(days: float) -> str:
 
 
 BEYOND_RETENTION = re.compile(r"points beyond retention policy dropped=(\d+)")
+CONFLICT = re.compile(
+    r'field type conflict: input field \\?"([^"\\]+)\\?" on measurement '
+    r'\\?"([^"\\]+)\\?"'
+)
+MAX_CONFLICTS = 20  # distinct clashing fields one batch may reveal
 # rollups: retention policy -> (GROUP BY interval, the days kept from the recorder's retention)
 ROLLUP_POLICIES = {"rollup_1m": ("1m", "minute_days"), "rollup_1h": ("1h", "hour_days")}
 
@@ -100,6 +105,9 @@ class InfluxHistorian:
         self._created = False  # by this writer, with its rollups
         self._exists = False  # seen by a reader
         self.expired = 0  # points refused as older than the retention policy keeps
+        self.conflicts = 0  # values left out: their field has another type in the database
+        self.conflicting: set[tuple[str, str]] = set()  # (measurement, field) known to clash
+        self.last_conflict = ""
 
     @classmethod
     def from_stand(cls, stand: Stand) -> InfluxHistorian:
@@ -185,9 +193,33 @@ class InfluxHistorian:
         self._exists = True
 
     def write(self, points: list[Point]) -> None:
+        # a field whose type the database fixed otherwise is left out of every point (its
+        # other fields are written): InfluxDB would drop the whole line for it
+        clash = [p for p in points if (p.measurement, p.field) in self.conflicting]
+        if clash:
+            self.conflicts += len(clash)
+            points = [p for p in points if (p.measurement, p.field) not in self.conflicting]
         if not points:
             return
         self._ensure_db()
+        for _attempt in range(MAX_CONFLICTS):
+            conflict = self._post(points)
+            if conflict is None:
+                return
+            # InfluxDB names one clashing field per answer; the rest of the batch is in:
+            # the lines it dropped go again without that field
+            self.conflicting.add(conflict)
+            self.last_conflict = f"{conflict[0]}.{conflict[1]}"
+            points = [p for p in points if p.measurement == conflict[0]]
+            self.conflicts += sum(1 for p in points if p.field == conflict[1])
+            points = [p for p in points if p.field != conflict[1]]
+        raise RejectedData(
+            f"influxdb write: more than {MAX_CONFLICTS} fields of "
+            f"{self.last_conflict.split('.')[0]} clash with the database"
+        )
+
+    def _post(self, points: list[Point]) -> tuple[str, str] | None:
+        """Write; the (measurement, field) of a type conflict InfluxDB reports, else None."""
         body = "\n".join(lines(points)).encode()
         try:
             r = self.http.post("/write", params={"db": self.database, "precision": "u"},
@@ -201,9 +233,14 @@ class InfluxHistorian:
             # the rest was written; points older than the policy keeps cannot ever be: a
             # replay after a long outage must not retry them for ever
             self.expired += int(m.group(1))
-            return
+            return None
+        if r.status_code == 400 and (m := CONFLICT.search(r.text)):
+            return m.group(2), m.group(1)
+        if r.status_code == 400:
+            raise RejectedData(f"influxdb write: HTTP 400: {r.text[:200]}")
         if r.status_code >= 400:
             raise HistorianError(f"influxdb write: HTTP {r.status_code}: {r.text[:200]}")
+        return None
 
     def series(self, match: str = "") -> list[str]:
         self._readable()

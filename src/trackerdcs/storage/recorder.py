@@ -23,7 +23,7 @@ from trackerdcs.core.service import Service
 from trackerdcs.core.topics import matches
 from trackerdcs.storage.buffer import DiskBuffer
 from trackerdcs.storage.config import RecorderConfig
-from trackerdcs.storage.historian import HistorianError, open_historian
+from trackerdcs.storage.historian import HistorianError, RejectedData, open_historian
 from trackerdcs.storage.journal import Journal
 from trackerdcs.storage.points import Point
 from trackerdcs.storage.receiver import Receiver, waker
@@ -84,6 +84,7 @@ class RecorderService(Service):
         self.written = 0
         self.malformed = 0
         self.rejected = 0
+        self.refused = 0  # points the historian refused (RejectedData), one by one
         self.up = True
         self.last_error = ""
         self.receiver: Receiver | None = None
@@ -154,6 +155,17 @@ class RecorderService(Service):
     async def _write(self, batch: list[Point]) -> bool:
         try:
             await asyncio.to_thread(self.historian.write, batch)
+        except RejectedData as exc:
+            # the historian is there and refuses some of these points: retrying the batch
+            # would block everything behind it for ever; halves until the bad ones are alone
+            if len(batch) == 1:
+                self.refused += 1
+                self.last_error = str(exc)
+                self.log.error("point refused by the historian, not stored: %s %s: %s",
+                               batch[0].measurement, batch[0].field, exc)  # fmt: skip
+                return True
+            half = len(batch) // 2
+            return await self._write(batch[:half]) and await self._write(batch[half:])
         except HistorianError as exc:
             if self.up:
                 self.log.error("historian unreachable, buffering on disk: %s", exc)
@@ -256,6 +268,9 @@ class RecorderService(Service):
             "stored_values": self.thinning.kept,
             # InfluxDB: points older than its raw retention policy keeps (refused, not retried)
             "expired": getattr(self.historian, "expired", 0),
+            # points the historian itself refuses (a value it cannot hold; InfluxDB: a field
+            # whose type an existing database fixed otherwise): counted, never retried
+            "refused": self.refused + getattr(self.historian, "conflicts", 0),
             "last_error": self.last_error,
         }
 

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from trackerdcs.storage.historian import HistorianError
+from trackerdcs.storage.historian import HistorianError, RejectedData
 from trackerdcs.storage.points import Bucket, Point, Value, parse_series
 
 ROLLUPS = (60, 3600)
@@ -133,12 +133,16 @@ class SqliteHistorian:
                 if texts:
                     self.db.executemany("INSERT OR IGNORE INTO texts VALUES (?,?,?)", texts)
                 self.db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 self._ids.clear()
                 self._by_parts.clear()
-                raise HistorianError(f"sqlite {self.path}: {exc}") from exc
+                # the data itself (a constraint, a value SQLite cannot bind) vs the file
+                data = isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | OverflowError
+                                  | ValueError | TypeError)  # fmt: skip
+                error = RejectedData if data else HistorianError
+                raise error(f"sqlite {self.path}: {exc}") from exc
 
     def _id(self, key: str) -> int | None:
         parse_series(key)  # a malformed name is an error, an unknown one just has no data
