@@ -118,10 +118,9 @@ def main() -> None:
                                         "storage: {historian: 'sqlite:///h.sqlite'}\n",
                                         args.points)  # fmt: skip
             if Influx.available():
-                import os
 
                 db = Influx(tmp / "influx").start()
-                os.environ["TRACKERDCS_TEST_INFLUX_PASSWORD"] = db.password
+                db.export_password()
                 try:
                     (tmp / "influxdb").mkdir()
                     storage = db.storage_yaml("bench")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -172,7 +171,7 @@ def main() -> None:
         )
         if Influx.available():
             db = Influx(tmp / "influx").start()
-            os.environ["TRACKERDCS_TEST_INFLUX_PASSWORD"] = db.password
+            db.export_password()
             try:
                 (tmp / "ix").mkdir()
                 storage = db.storage_yaml("runs")

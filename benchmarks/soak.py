@@ -87,7 +87,7 @@ class Stand:
         self.influx: Influx | None = None
         if Influx.available():
             self.influx = Influx(tmp / "influx").start()
-            os.environ["TRACKERDCS_TEST_INFLUX_PASSWORD"] = self.influx.password
+            self.influx.export_password()
             storage = self.influx.storage_yaml("soak")
         else:
             storage = "storage:\n  historian: sqlite:///history.sqlite\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from trackerdcs.testing.influx import Influx
 @pytest.fixture(scope="session")
 def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
     db = Influx(tmp_path_factory.mktemp("influx")).start()
-    os.environ["TRACKERDCS_TEST_INFLUX_PASSWORD"] = db.password
+    db.export_password()
     yield db
     db.stop()
 

@@ -3,6 +3,7 @@ and benchmarks. `stop()` / `start()` keep the data, as a database restart would.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -79,7 +80,17 @@ class Influx:
         stop_process(self.proc, 20)
         self.proc = None
 
+    @property
+    def password_env(self) -> str:
+        """One variable per instance: two InfluxDBs in one test process (the storage and
+        faults suites on one xdist worker) must not overwrite each other's password."""
+        return f"TRACKERDCS_TEST_INFLUX_PASSWORD_{self.port}"
+
+    def export_password(self) -> None:
+        """Put the password where `storage_yaml`'s stand files tell services to read it."""
+        os.environ[self.password_env] = self.password
+
     def storage_yaml(self, database: str) -> str:
         url = f"influxdb://{self.username}@127.0.0.1:{self.port}/{database}"
-        env = "TRACKERDCS_TEST_INFLUX_PASSWORD"
+        env = self.password_env
         return f"storage:\n  historian: {url}\n  influx_password_env: {env}\n"
