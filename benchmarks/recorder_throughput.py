@@ -118,7 +118,6 @@ def main() -> None:
                                         "storage: {historian: 'sqlite:///h.sqlite'}\n",
                                         args.points)  # fmt: skip
             if Influx.available():
-
                 db = Influx(tmp / "influx").start()
                 db.export_password()
                 try:
