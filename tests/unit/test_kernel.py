@@ -328,6 +328,21 @@ def test_services_rule_warns_at_once_and_acts_only_with_a_limit() -> None:
     assert acting.evaluate(v, {})[0].state == OK
 
 
+def test_a_service_still_starting_is_not_offline_and_one_that_never_came_says_so() -> None:
+    rule = Services(ServicesRule(startup=30), ["dcs", "julabo"])
+    v = view()
+    v.uptime = 5.0  # both started with safety; the CAEN's imports take a while
+    v.online = {"julabo": True}
+    v.ever_online = {"julabo"}
+    verdicts = {x.key: x for x in rule.evaluate(v, {})}
+    assert verdicts["service.dcs"].state == OK and "starting" in verdicts["service.dcs"].message
+    v.online["julabo"] = False  # went away after it was up: at once
+    assert {x.key: x.state for x in rule.evaluate(v, {})}["service.julabo"] == WARNING
+    v.uptime = 31.0
+    late = {x.key: x for x in rule.evaluate(v, {})}["service.dcs"]
+    assert late.state == WARNING and "never came online" in late.message
+
+
 def test_a_command_past_its_deadline_is_refused_not_run() -> None:
     async def scenario() -> tuple[dict, dict, list[str]]:
         router, _ = _router()

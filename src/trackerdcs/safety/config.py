@@ -69,6 +69,9 @@ class ServicesRule(StrictModel):
     action_after: float | None = Field(
         None, gt=0, description="s offline before the action; null: warn only"
     )
+    startup: float = Field(
+        30.0, ge=0, description="s after safety's start in which a service not yet online is "
+        "still starting, not offline (no alarm at every start)")  # fmt: skip
 
 
 class Actions(StrictModel):

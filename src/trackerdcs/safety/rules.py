@@ -46,6 +46,7 @@ class View:
     kinds: dict[str, str]  # sensor name -> kind (from the stand file)
     readings: dict[str, contracts.Reading] = field(default_factory=dict)
     power: dict[str, contracts.PowerStatus] = field(default_factory=dict)
+    ever_online: set[str] = field(default_factory=set)  # seen `online: true` since our start
     cooling: dict[str, contracts.ChillerStatus] = field(default_factory=dict)
     # cooling service -> how its family is read (running states, cold surfaces)
     cooling_contracts: dict[str, CoolingContract] = field(default_factory=dict)
@@ -234,9 +235,15 @@ class Services:
     def evaluate(self, v: View, prev: Previous) -> list[Verdict]:
         if v.uptime < 3:  # `online` of the others arrives as retained messages
             return []
-        return [self.offline.judge(f"service.{svc}", not v.online.get(svc, False), v.now,
-                                   self.cfg.action_after, f"{svc} online", f"{svc} offline")
-                for svc in self.required]  # fmt: skip
+        out = []
+        for svc in self.required:
+            up = v.online.get(svc, False)
+            starting = svc not in v.ever_online and v.uptime < self.cfg.startup
+            ok = f"{svc} online" if up else f"{svc} starting (not online yet)"
+            why = f"{svc} offline" if svc in v.ever_online else f"{svc} never came online"
+            out.append(self.offline.judge(f"service.{svc}", not up and not starting, v.now,
+                                          self.cfg.action_after, ok, why))  # fmt: skip
+        return out
 
 
 HV_UNKNOWN_OR_ON = {"HV_RAMP", "HV_ON", "ERROR", "DISCONNECTED", "INIT"}

@@ -130,7 +130,10 @@ class SafetyService(Service):
             self.view.cooling[msg.topic.split("/", 1)[0]] = status
 
     def _on_online(self, msg: Message) -> None:
-        self.view.online[msg.topic.split("/", 1)[0]] = msg.text.strip().lower() == "true"
+        svc, up = msg.topic.split("/", 1)[0], msg.text.strip().lower() == "true"
+        self.view.online[svc] = up
+        if up:
+            self.view.ever_online.add(svc)
 
     def _on_alarm(self, msg: Message) -> None:
         if (alarm := contracts.parse(contracts.AlarmState, msg.payload)) is not None:
