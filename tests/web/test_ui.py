@@ -90,6 +90,33 @@ def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:
     assert mine[0]["command"] == "switch/lv/1" and "forbidden" in mine[0]["error"], audit[:3]
 
 
+def test_the_api_docs_render_on_a_stand_without_internet(demo: Demo, login) -> None:
+    """Swagger UI's and ReDoc's assets come from a package: with every request that leaves
+    the machine refused, both docs pages still show the API."""
+    page = login("viewer")
+    outside: list[str] = []
+
+    def only_local(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith(demo.url):
+            route.continue_()
+        else:
+            outside.append(f"{route.request.resource_type} {route.request.url}")
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(f"{demo.url}/api/docs")
+    title = page.locator(".swagger-ui .info .title")
+    expect(title).to_contain_text("trackerdcs", timeout=15000)
+    expect(title).to_be_in_viewport()
+    expect(page.locator(".opblock-summary-path", has_text="/api/cmd/")).to_be_visible()
+    page.goto(f"{demo.url}/api/redoc")
+    heading = page.locator("h1", has_text="trackerdcs")
+    expect(heading).to_be_visible(timeout=15000)
+    expect(heading).to_be_in_viewport()
+    # nothing the pages need comes from outside (ReDoc asks its CDN for its own logo only)
+    assert all(o.startswith("image ") for o in outside), outside
+
+
 def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
                                                               tmp_path) -> None:  # fmt: skip
     page = login("operator")

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import fastapi_offline
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response, WebSocket
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -30,6 +31,8 @@ from trackerdcs.web.security import LoginThrottle, Sessions, private_file, same_
 from trackerdcs.web.users import Users, rank
 
 STATIC = Path(__file__).parent / "static"
+# Swagger UI and ReDoc as files of a package: a stand's network often has no internet
+API_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 COOKIE = "trackerdcs_session"
 # a command path is words joined by "/": MQTT wildcards or empty levels are not commands
 COMMAND_PATH = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
@@ -150,7 +153,19 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
 
     @app.get("/api/docs")
     def docs(s: SessionDep) -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="trackerdcs API")
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json", title="trackerdcs API",
+            swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs-assets/favicon.png",
+        )  # fmt: skip
+
+    @app.get("/api/redoc")
+    def redoc(s: SessionDep) -> HTMLResponse:
+        return get_redoc_html(openapi_url="/api/openapi.json", title="trackerdcs API",
+                              redoc_js_url="/api/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url="/api/docs-assets/favicon.png",
+                              with_google_fonts=False)  # fmt: skip
 
     @app.get("/api/stand")
     def stand_info(s: SessionDep) -> dict[str, Any]:
@@ -245,4 +260,5 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/api/docs-assets", StaticFiles(directory=API_DOCS_ASSETS), name="docs-assets")
     return app
