@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,19 @@ def test_demo_comes_up_restarts_a_killed_service_and_stops_cleanly(tmp_path: Pat
     cfg = demo_bus(config)
     log = tmp_path / "demo.log"
     with running_demo(config, tmp_path / "state", log) as proc:
+        started = time.monotonic()
         view = wait_online(cfg, DEMO_SERVICES, timeout=60)
         assert all(view.values()), f"not online: {view}\n{log.read_text()[-3000:]}"
+        # a start where all is well is quiet: no alarm latched, nothing that reads like an
+        # error (caRepeater not found, a broker traceback) — past safety's start-up window
+        with Probe(cfg) as p:
+            p.wait_json("safety/status", lambda s: time.monotonic() - started > 15, 40)
+            alarms = {m.topic: m.json() for m in p.messages if m.topic.startswith("alarms/")}
+        raised = {t: a["message"] for t, a in alarms.items() if a["severity"] != "OK"}
+        assert not raised, raised
+        words = ("Traceback", " ERROR ", "couldn't be located")
+        noisy = [line for line in log.read_text().splitlines() if any(w in line for w in words)]
+        assert not noisy, noisy[:10]
 
         res = subprocess.run(
             [sys.executable, "-m", "trackerdcs", "status", "--port", str(cfg.port), "--json"],

@@ -353,3 +353,16 @@ def test_a_command_past_its_deadline_is_refused_not_run() -> None:
     late, fresh, order = asyncio.run(scenario())
     assert late["refused"] and "expired" in late["error"]
     assert fresh["ok"] and order == ["go:None"]
+
+
+def test_an_unread_power_state_counts_as_powered_only_after_the_start_up_window() -> None:
+    v = view()
+    v.online = {"dcs": True}
+    v.power = {"dcs": contracts.PowerStatus(channels={"1": "INIT"})}
+    v.uptime = 5.0  # the power service is still reading back its channels
+    assert not v.powered()
+    v.uptime = 11.0  # past stale_warning: unknown is not off
+    assert v.powered()
+    v.uptime = 5.0
+    v.power["dcs"].channels["1"] = "LV_ON"  # known on is on at once
+    assert v.powered()

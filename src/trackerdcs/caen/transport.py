@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,31 @@ from trackerdcs.core.signal import Signal
 log = logging.getLogger("trackerdcs.caen.transport")
 
 
+def ensure_repeater() -> bool:
+    """A CA repeater for this host, in this process, unless one runs already. libca starts
+    `caRepeater` from PATH when none answers, and without EPICS base installed it prints
+    `The executable "caRepeater" couldn't be located` at every start (pyepics ships libca
+    only). caproto's repeater takes the port first, on a daemon thread: libca finds it
+    there and says nothing. True when this process serves it."""
+    from caproto.sync import repeater
+
+    port = int(os.environ.get("EPICS_CA_REPEATER_PORT", "5065"))
+    addr = ("0.0.0.0", port)
+    try:
+        sock = repeater.check_for_running_repeater(addr)  # bound: ours now
+    except repeater.RepeaterAlreadyRunning:
+        return False
+    except OSError as exc:
+        log.debug("no CA repeater started: %s", exc)
+        return False
+    # caproto's own loop (private, pinned version): serving the socket we bound above
+    threading.Thread(target=repeater._run_repeater, args=(sock, addr), name="ca-repeater",
+                     daemon=True).start()  # fmt: skip
+    return True
+
+
 def configure_ca(cfg: CaenConfig) -> None:
+    ensure_repeater()
     os.environ["EPICS_CA_ADDR_LIST"] = cfg.ca_addr_list
     os.environ["EPICS_CA_AUTO_ADDR_LIST"] = "NO"
     if cfg.ca_server_port:

@@ -13,6 +13,24 @@ import signal
 log = logging.getLogger("trackerdcs.broker")
 
 
+class _Snapshots(dict):
+    """amqtt 0.12.1 walks its subscriptions across awaits (the retained messages of a new
+    session) while other sessions subscribe: `RuntimeError: dictionary changed size during
+    iteration` dropped connections at every demo start. Iterating walks a copy."""
+
+    def __iter__(self):
+        return iter(list(super().keys()))
+
+    def items(self):
+        return list(super().items())
+
+    def keys(self):
+        return list(super().keys())
+
+    def values(self):
+        return list(super().values())
+
+
 def broker_config(host: str, port: int) -> dict:
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
@@ -26,6 +44,7 @@ async def serve(host: str, port: int, stop: asyncio.Event) -> None:
     from amqtt.broker import Broker
 
     broker = Broker(broker_config(host, port))
+    broker._subscriptions = _Snapshots(broker._subscriptions)
     await broker.start()
     log.info("embedded MQTT broker listening on %s:%d", host, port)
     await stop.wait()

@@ -27,6 +27,7 @@ from trackerdcs.safety.levels import ACTION, OK, WARNING, grade
 
 COLD_KINDS = {"coldbox", "surface", "module"}
 POWERED = {"LV_ON", "HV_RAMP", "HV_ON", "ERROR", "DISCONNECTED", "INIT"}  # unknown is not off
+UNKNOWN_POWER = {"DISCONNECTED", "INIT"}
 
 
 @dataclass(frozen=True)
@@ -94,11 +95,14 @@ class View:
         return r
 
     def powered(self) -> bool:
-        """Any power service with a channel that is, or may be, on."""
+        """Any power service with a channel that is, or may be, on. In safety's first
+        `stale_warning` s a state not yet read back (INIT, DISCONNECTED) is not counted: the
+        services are still connecting, and a warning then latched an alarm at every start."""
+        maybe = POWERED if self.uptime >= self.stale_warning else POWERED - UNKNOWN_POWER
         for name, status in self.power.items():
             if not self.online.get(name, False):
                 continue  # the power service's own watchdog covers a dead service
-            if any(s in POWERED for s in status.channels.values()):
+            if any(s in maybe for s in status.channels.values()):
                 return True
         return False
 
