@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.hmp.test_hmp_service import sim_line
 from trackerdcs.testing.mosquitto import free_port
 from trackerdcs.testing.probe import Probe
 from trackerdcs.testing.processes import StandProcesses
@@ -20,6 +21,7 @@ def test_hv_before_lv_across_supplies_and_a_dewpoint_action_on_a_marta_stand(
     write_stand, own_mosquitto, tmp_path: Path
 ) -> None:
     prefix = f"x{uuid.uuid4().hex[:5]}"
+    hmp_port = free_port()
     puts, writes = tmp_path / "caen-puts.jsonl", tmp_path / "hmp-writes.jsonl"
     body = f"""
 caen:
@@ -36,7 +38,7 @@ caen:
     2: {{module: M2, hv: {{board: 12, chan: 1}}}}
 hmp:
   simulate: true
-  port: {free_port()}
+  port: {hmp_port}
   poll: 0.2
   heartbeat: 1
   watchdog: {{timeout: 6}}
@@ -99,6 +101,19 @@ safety:
             m = p.mark()
             assert p.command("dcs", "switch/hv/1", "on")["ok"]
             p.wait_json("dcs/channel/1", lambda s: s["fsm_state"] == "HV_ON", 20, m)
+
+            # M2's output trips under HV (nothing could order that): the CAEN kills M2's HV
+            m = p.mark()
+            sim_line(hmp_port, "SIM:TRIP 2")
+            lost = p.wait_json("alarms/dcs.ch2.lv_lost", lambda a: a["active"], 10, m)
+            assert lost["severity"] == "MAJOR" and "LV of M2 is off" in lost["message"], lost
+            p.wait_json("dcs/channel/2", lambda s: s["hv_pw"] is False and s["hv_vMon"] < 5, 20, m)
+            assert p.command("hmp4040", "clear/2")["ok"]
+            assert p.command("hmp4040", "switch/2", "on")["ok"]
+            p.wait_json("dcs/channel/2", lambda s: s["fsm_state"] == "LV_ON", 20, m)
+            m = p.mark()
+            assert p.command("dcs", "switch/hv/2", "on")["ok"]
+            p.wait_json("dcs/channel/2", lambda s: s["fsm_state"] == "HV_ON", 20, m)
 
             # the box air near saturation: a dew-point ACTION
             mark, t0 = p.mark(), time.time()
