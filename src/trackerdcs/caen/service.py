@@ -251,13 +251,7 @@ class CaenService(Service):
     def _watch(self) -> None:
         if any(not ch.connected for ch in self.channels.values()):
             self._schedule()  # the disconnection alarms wait out connect_timeout
-        why = self.guard.watchdog(self.bus.connected.is_set(), self._anything_powered())
-        if why is not None:
-            self.log.error("watchdog: %s; going to the safe state", why)
-            self.alarms.raise_(f"{self.name}.watchdog", "MAJOR", f"watchdog safe-off: {why}")
-            self.start_safe_off(f"watchdog: {why}")
-        elif self.guard.healthy():
-            self.alarms.clear(f"{self.name}.watchdog")
+        self.guard.check(self, self._anything_powered())
 
     def _anything_powered(self) -> bool:
         return any(ch.powered(self.cfg.hv_off_threshold) for ch in self.channels.values())

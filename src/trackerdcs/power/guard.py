@@ -110,6 +110,19 @@ class PowerGuard:
             return f"bus lost for {bus_age:.0f} s"
         return f"no safety heartbeat on {self.heartbeat_topic} for {hb_age:.0f} s"
 
+    def check(self, service: Any, powered: bool) -> None:
+        """Run by every power service each second: go safe (once per loss) when the
+        heartbeat or the bus is gone, with a MAJOR `<service>.watchdog` alarm; clear it when
+        both are back."""
+        why = self.watchdog(service.bus.connected.is_set(), powered)
+        alarm = f"{service.name}.watchdog"
+        if why is not None:
+            service.log.error("watchdog: %s; going to the safe state", why)
+            service.alarms.raise_(alarm, "MAJOR", f"watchdog safe-off: {why}")
+            service.start_safe_off(f"watchdog: {why}")
+        elif self.healthy():
+            service.alarms.clear(alarm)
+
     def healthy(self) -> bool:
         """Safety heard from (since this start) within the timeout, and the bus up: the
         condition of a watchdog alarm is gone."""

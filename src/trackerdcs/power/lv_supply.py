@@ -70,13 +70,7 @@ class LvSupply(Service, Generic[K]):
 
     # -- shared ----------------------------------------------------------------------------
     def _watch(self) -> None:
-        why = self.guard.watchdog(self.bus.connected.is_set(), self.powered())
-        if why is not None:
-            self.log.error("watchdog: %s; going to the safe state", why)
-            self.alarms.raise_(f"{self.name}.watchdog", "MAJOR", f"watchdog safe-off: {why}")
-            self.start_safe_off(f"watchdog: {why}")
-        elif self.guard.healthy():
-            self.alarms.clear(f"{self.name}.watchdog")
+        self.guard.check(self, self.powered())
 
     async def lv_off(self, targets: list[K], after: Any = None) -> dict[str, Any]:
         """An operator's LV off: at once where the module's HV is down or nowhere, HV first
