@@ -43,6 +43,26 @@ def test_operator_powers_a_module_and_sees_refusals(demo: Demo, login) -> None:
     expect(row.locator(".state")).to_have_text("LV_OFF", timeout=60000)
 
 
+def test_powering_every_module_at_once_is_asked_first(demo: Demo, login) -> None:
+    page = login("operator")
+    asked: list[str] = []
+
+    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", answer)
+    m = demo.probe.mark()
+    page.click("#all-hv-on")
+    expect(page.locator(".notice.error").first).to_contain_text("HV on for all modules: not sent")
+    assert asked == ["Switch HV on for all 4 modules?"], asked
+    assert not [x for x in demo.probe.messages[m:] if x.topic.startswith("dcs/cmd/")]
+    # the chiller's signed power says what the sign means
+    expect(page.locator("#chiller-power")).to_have_text(
+        re.compile(r"% \((cooling|heating|idle)\)$")
+    )
+
+
 def test_operator_acknowledges_a_latched_alarm(demo: Demo, login) -> None:
     page = login("operator")
     # humid air in the cold box: the dew-point interlock acts and raises a MAJOR alarm
@@ -126,6 +146,7 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     problems = page.locator("#run-problems")
     expect(problems).to_contain_text("LV must be on")
     expect(problems).to_be_in_viewport()
+    page.once("dialog", lambda d: d.accept())  # "Switch LV on for all 4 modules?"
     page.click("#all-lv-on")
     expect(page.locator("#caen-state")).to_have_text("LV_ON", timeout=20000)
     card.scroll_into_view_if_needed()

@@ -156,7 +156,7 @@ function renderModules() {
     if (!tr) {
       tr = document.createElement("tr");
       tr.dataset.channel = c.id;
-      tr.innerHTML = `<td>${esc(c.id)}</td><td class="module"></td><td><span class="state"></span></td>
+      tr.innerHTML = `<td>${esc(c.id)}</td><td class="module"></td><td><span class="state"></span><small class="reason"></small></td>
         <td class="lv-v"></td><td class="lv-i"></td><td class="hv-v"></td><td class="hv-i"></td>
         <td class="control"><button class="lv-on">on</button> <button class="lv-off">off</button></td>
         <td class="control"><button class="hv-on">on</button> <button class="hv-off">off</button></td>
@@ -168,6 +168,7 @@ function renderModules() {
     $(".module", tr).textContent = c.module || "";
     setState($(".state", tr), c.fsm_state);
     $(".state", tr).title = c.reason || "";
+    $(".reason", tr).textContent = c.reason || "";  // why it is off or in error, in words
     // a module whose LV is another supply's output (an HMP): that output's values and switch
     const ext = c.lv_board === null ? lvOutput(c.module) : null;
     tr.dataset.lv = ext ? `${roots.lv_supply} switch/${ext.id}` : `${svc} switch/lv/${c.id}`;
@@ -241,7 +242,9 @@ function renderChiller() {
   $("#chiller-temp").textContent = `${num(s.internal_temp)} °C`;
   const used = s.used_setpoint;
   $("#chiller-setpoint").textContent = used ? `${num(s[`setpoint_${used}`])} °C (SP${used})` : "–";
-  $("#chiller-power").textContent = `${num(s.power, 0)} %`;
+  // the Julabo's power is signed: negative cools, positive heats
+  const p = s.power;
+  $("#chiller-power").textContent = typeof p === "number" ? `${num(p, 0)} % (${p < 0 ? "cooling" : p > 0 ? "heating" : "idle"})` : "–";
   $("#chiller-status").textContent = s.message || s.status_text || "";
 }
 
@@ -294,6 +297,11 @@ document.addEventListener("click", (ev) => {
   if (b.classList.contains("shelve")) cmd(b.dataset.source, "shelve", { alarm: b.dataset.name, minutes: 60 });
   if (b.classList.contains("unshelve")) cmd(b.dataset.source, "unshelve", { alarm: b.dataset.name });
   const all = { "all-lv-on": ["lv", "on"], "all-lv-off": ["lv", "off"], "all-hv-on": ["hv", "on"], "all-hv-off": ["hv", "off"] }[b.id];
+  // powering every module at once is asked twice; switching off never is
+  if (all && all[1] === "on") {
+    const n = Object.entries(state.topics).filter(([t, c]) => t.startsWith(`${svc}/channel/`) && c && c.active).length;
+    if (!confirm(`Switch ${all[0].toUpperCase()} on for all ${n} modules?`)) return notice(`${all[0].toUpperCase()} on for all modules: not sent`, false);
+  }
   if (all && all[0] === "lv" && roots.lv_supply) {
     // modules on an LV supply of their own, and any the mainframe powers itself
     cmd(roots.lv_supply, "switch", all[1]);
