@@ -115,8 +115,16 @@ class Channel:
             "hv_board": self.cfg.hv.board,
             "hv_channel": self.cfg.hv.chan,
         }
+        # a channel not wholly connected publishes no number: the PVs of a dead IOC lose
+        # their connection one callback at a time, and the ones not yet told are not current.
+        # With its LV on another supply, the HV's numbers stand alone (they matter most when
+        # that supply is silent).
+        shown = {"lv": self.connected, "hv": self.connected}
+        if self.external_lv is not None:
+            shown = {"lv": False, "hv": self.hv.connected}
         for fname, (side, param) in protocol.FIELDS.items():
-            out[fname] = protocol.enum_text(param, self.side(side).get(param))
+            value = self.side(side).get(param) if shown[side] else None
+            out[fname] = protocol.enum_text(param, value)
         out["lv_pw"] = bool(self.lv.get("Pw") or 0)
         out["hv_pw"] = bool(self.hv.get("Pw") or 0)
         out["connected"] = self.connected
