@@ -13,6 +13,7 @@ from trackerdcs.core.bus import Message
 from trackerdcs.hmp import protocol as p
 from trackerdcs.hmp.config import HmpConfig
 from trackerdcs.hmp.simulator import HmpInstrument, normalise
+from trackerdcs.power.lv_supply import roll_up
 from trackerdcs.power.modules import ModulePower
 
 
@@ -64,8 +65,8 @@ def test_answers_and_states() -> None:
         p.flag("2")
     assert p.channel_state(True, True, True) == ("ERROR", "over-voltage protection tripped")
     assert p.channel_state(True, None, False)[0] == "DISCONNECTED"
-    assert p.supply_state(["LV_ON", "LV_OFF"]) == "LV_MIX"
-    assert p.supply_state(["LV_ON", "DISCONNECTED"]) == "DISCONNECTED"
+    assert roll_up(["LV_ON", "LV_OFF"]) == "LV_MIX"
+    assert roll_up(["LV_ON", "DISCONNECTED"]) == "DISCONNECTED"
 
 
 def _word(service: str, ts: float, **modules: dict[str, str]) -> Message:

@@ -21,8 +21,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trackerdcs.caen.protocol import ENUMS, HV_PARAMS, LV_PARAMS
 from trackerdcs.config.base import ServiceSection, StrictModel
-from trackerdcs.core.registry import POWER, with_role
+from trackerdcs.core.peers import service_name
 from trackerdcs.power.config import Watchdog, watchdog_warning
+from trackerdcs.power.modules import supplies
 
 # the reference `example.yml` names settings by the property of its channel classes
 PROPERTIES: dict[str, str] = {
@@ -288,9 +289,9 @@ class CaenConfig(ServiceSection):
         )
 
     def _lv_elsewhere(self, stand: Any) -> list[str]:
-        given = {m for f in with_role(POWER) if f.name != "caen"
-                 if (sec := stand.section(f.name)) is not None and hasattr(sec, "supplies")
-                 for m, sides in sec.supplies().items() if "lv" in sides}  # fmt: skip
+        me = service_name(stand, "caen")
+        given = {m for svc, modules in supplies(stand).items() if modules and svc != me
+                 for m, sides in modules.items() if "lv" in sides}  # fmt: skip
         return [f"caen.channels.{cid}: no lv and no other supply gives module {ch.module} its "
                 "LV: HV on will be refused for it"
                 for cid, ch in self.channels.items()

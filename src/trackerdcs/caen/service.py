@@ -20,7 +20,6 @@ from trackerdcs.caen.device import Channel
 from trackerdcs.caen.transport import configure_ca, put_global
 from trackerdcs.config import load_stand
 from trackerdcs.config.model import StandBase
-from trackerdcs.core import peers
 from trackerdcs.core.commands import BadCommand, Command, Number, OnOff, Refused, command
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
@@ -57,10 +56,8 @@ class CaenService(Service):
                           "hv_iMon": db.hv_i, "lv_temp": db.temp}  # fmt: skip
         self.ioc_answering = True
         # modules whose LV another supply gives: its word on the bus, and ours for it
-        self.others = mp.ModulePower(self.cfg.lv_elsewhere_max_age, mp.expected(stand, self.name))
-        self.others.watch([s for s in peers.power(stand) if s != self.name], self.subscribe)
+        self.others = mp.ModulePower.attach(self, self.cfg.lv_elsewhere_max_age)
         self.modules_pub = StatePublisher(self.bus, mp.topic(self.name))
-        self.every(1.0, self.others.tick)
         self.every(self.cfg.poll, self._watch)
         self.every(self.cfg.readback.period, self._check_ioc_answers)
 

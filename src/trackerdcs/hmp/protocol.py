@@ -104,16 +104,3 @@ def channel_state(connected: bool, on: bool | None, tripped: bool | None) -> tup
     if tripped:
         return "ERROR", "over-voltage protection tripped"
     return ("LV_ON" if on else "LV_OFF"), ""
-
-
-def supply_state(states: list[str]) -> str:
-    """The roll-up of the mapped outputs, in the CAEN stand states' words."""
-    if not states:
-        return "INIT"
-    if "ERROR" in states:
-        return "ERROR"
-    if set(states) & {"DISCONNECTED", "INIT"}:
-        return "DISCONNECTED"
-    if len(set(states)) == 1:
-        return states[0]
-    return "LV_MIX"

@@ -26,7 +26,7 @@ from trackerdcs.hmp.device import Hmp, Output
 from trackerdcs.hmp.transport import HmpError, InstrumentRefused
 from trackerdcs.power import limits
 from trackerdcs.power import modules as mp
-from trackerdcs.power.lv_supply import LvSupply
+from trackerdcs.power.lv_supply import LvSupply, roll_up
 
 DEADBANDS = {"vmon": 0.02, "imon": 0.005, "vset": 0.001, "iset": 0.0005, "ovp": 0.001}
 
@@ -124,7 +124,7 @@ class HmpService(LvSupply[Output]):
             for o in self.outputs.values() if o.module
         }}, force)  # fmt: skip
         active = [d["fsm_state"] for d in details.values() if d["active"]]
-        state = p.supply_state(active or [d["fsm_state"] for d in details.values()])
+        state = roll_up(active or [d["fsm_state"] for d in details.values()])
         if state != self.fsm_state:
             self.log.info("supply -> %s", state)
         changed = force or state != self.fsm_state

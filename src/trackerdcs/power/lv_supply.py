@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from trackerdcs.config.model import StandBase
-from trackerdcs.core import peers
 from trackerdcs.core.commands import Command, Refused, command
 from trackerdcs.core.service import Service
 from trackerdcs.power import modules as mp
@@ -26,6 +25,20 @@ K = TypeVar("K")
 HV_FIRST = "LV off (HV ramp-down first)"
 
 
+def roll_up(states: list[str]) -> str:
+    """An LV supply's state from its outputs' (`LV_ON`, `LV_OFF`, `ERROR`, `DISCONNECTED`),
+    in the CAEN stand states' words."""
+    if not states:
+        return "INIT"
+    if "ERROR" in states:
+        return "ERROR"
+    if set(states) & {"DISCONNECTED", "INIT"}:
+        return "DISCONNECTED"
+    if len(set(states)) == 1:
+        return states[0]
+    return "LV_MIX"
+
+
 class SafeOff(BaseModel):
     reason: str | None = None
 
@@ -35,17 +48,12 @@ class LvSupply(Service, Generic[K]):
         super().__init__(stand, name)
         self.guard = PowerGuard.attach(self, self.cfg.watchdog)
         self.procedures = Procedures(self.spawn, self.publish_status)
-        self.others = mp.ModulePower(self.cfg.hv_sources_max_age, mp.expected(stand, self.name))
-        others = [s for s in peers.power(stand) if s != self.name]
-        self.others.watch(others, self.subscribe)
-        for svc in others:
-            self.bus.expect_replies(svc)
+        self.others = mp.ModulePower.attach(self, self.cfg.hv_sources_max_age)
         self.hv_first: HvFirst[K] = HvFirst(
             self.others, self.bus, self.spawn, self.alarms, f"{self.name}.rampdown",
             self.cfg.hv_off_timeout, self.log,
         )  # fmt: skip
         self.every(1.0, self._watch)
-        self.every(1.0, self.others.tick)
 
     # -- what a subclass says --------------------------------------------------------------
     def lv_targets(self) -> list[K]:

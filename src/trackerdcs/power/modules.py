@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import payload as pl
@@ -57,6 +57,18 @@ class ModulePower:
         self._count = 0
         self._hooks: list[Callable[[], None]] = []
         self._last_current: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def attach(cls, service: Any, max_age: float) -> ModulePower:
+        """The word of every other power service of `service`'s stand, kept current on its
+        bus (their `modules` and `online`, their replies expected, ageing checked each s)."""
+        mp = cls(max_age, expected(service.stand, service.name))
+        others = [s for s in peers.power(service.stand) if s != service.name]
+        mp.watch(others, service.subscribe)
+        for svc in others:
+            service.bus.expect_replies(svc)
+        service.every(1.0, mp.tick)
+        return mp
 
     def watch(self, services: list[str], subscribe: Callable[[str, Callable[[Message], None]],
               None]) -> None:  # fmt: skip
@@ -153,35 +165,36 @@ class ModulePower:
         return f"{side.upper()} of {module} is {state} ({where})"
 
 
-def expected(stand: StandBase, me: str) -> dict[tuple[str, Side], tuple[str, ...]]:
-    """(module, side) -> the other power services the stand file says supply it."""
-    out: dict[tuple[str, Side], tuple[str, ...]] = {}
+def supplies(stand: StandBase) -> dict[str, dict[str, tuple[str, ...]] | None]:
+    """Every power service of the stand -> module -> the sides it supplies, as its stand-file
+    section says (`supplies()`); None for a family that does not say (taken to switch HV)."""
+    out: dict[str, dict[str, tuple[str, ...]] | None] = {}
     for fam in with_role(POWER):
         name = peers.service_name(stand, fam.name)
         section = stand.section(fam.name)
-        if name is None or name == me or not hasattr(section, "supplies"):
+        if name is not None:
+            out[name] = section.supplies() if hasattr(section, "supplies") else None
+    return out
+
+
+def expected(stand: StandBase, me: str) -> dict[tuple[str, Side], tuple[str, ...]]:
+    """(module, side) -> the other power services the stand file says supply it."""
+    out: dict[tuple[str, Side], tuple[str, ...]] = {}
+    for name, modules in supplies(stand).items():
+        if name == me or modules is None:
             continue
-        for module, sides in section.supplies().items():
+        for module, sides in modules.items():
             for side in sides:
-                out[(module, side)] = (*out.get((module, side), ()), name)
+                key = (module, cast(Side, side))
+                out[key] = (*out.get(key, ()), name)
     return out
 
 
 def hv_services(stand: StandBase) -> list[str]:
     """The power services of the stand that switch HV (an LV-only supply does not: an HMP, a
-    switchbox). A family without `supplies()` is taken to switch HV."""
-    out = []
-    for fam in with_role(POWER):
-        name = peers.service_name(stand, fam.name)
-        section = stand.section(fam.name)
-        if name is None:
-            continue
-        if hasattr(section, "supplies") and not any(
-            "hv" in sides for sides in section.supplies().values()
-        ):
-            continue
-        out.append(name)
-    return out
+    switchbox)."""
+    return [name for name, modules in supplies(stand).items()
+            if modules is None or any("hv" in sides for sides in modules.values())]  # fmt: skip
 
 
 def _side(value: object) -> SideState | None:

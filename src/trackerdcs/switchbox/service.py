@@ -18,7 +18,7 @@ from trackerdcs.core.commands import BadCommand, Command, OnOff, Refused, comman
 from trackerdcs.core.device import Link
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.power import modules as mp
-from trackerdcs.power.lv_supply import LvSupply
+from trackerdcs.power.lv_supply import LvSupply, roll_up
 from trackerdcs.switchbox import protocol as p
 from trackerdcs.switchbox.config import SwitchboxConfig
 from trackerdcs.switchbox.device import Switchbox
@@ -58,11 +58,7 @@ class SwitchboxService(LvSupply[int]):
     def publish_all(self, force: bool = False) -> None:
         states = {n: self.channel_state(n) for n in self.box.relays}
         mapped = [states[n] for n, c in self.cfg.channels.items() if c.module]
-        values = mapped or list(states.values())
-        if "DISCONNECTED" in values:
-            state = "DISCONNECTED"
-        else:
-            state = values[0] if len(set(values)) == 1 else "LV_MIX"
+        state = roll_up(mapped or list(states.values()))
         if state != self.fsm_state:
             self.log.info("switchbox -> %s", state)
         self.fsm_state = state
