@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from tests.hmp.stands import hv_caen_and_hmp
 from tests.hmp.test_mixed_supplies import assert_hv_down_before_lv_off
-from trackerdcs.testing.mosquitto import free_port
 from trackerdcs.testing.probe import Probe
 from trackerdcs.testing.processes import StandProcesses
 
@@ -17,26 +17,9 @@ from trackerdcs.testing.processes import StandProcesses
 def test_an_lv_supply_never_cuts_a_module_whose_hv_state_is_unknown(
     write_stand, own_mosquitto, tmp_path: Path
 ) -> None:
-    body = f"""
-caen:
-  simulate: true
-  prefix: g{uuid.uuid4().hex[:5]}
-  ca_server_port: {free_port()}
-  watchdog: {{timeout: null}}
-  global:
-    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 40.0, PDwn: Ramp}}
-  channels:
-    1: {{module: M1, hv: {{board: 12, chan: 0}}}}
-hmp:
-  simulate: true
-  port: {free_port()}
-  poll: 0.2
-  watchdog: {{timeout: null}}
-  hv_off_timeout: 3
-  hv_sources_max_age: 5
-  channels:
-    1: {{module: M1, voltage: 10.5, current: 2.5, ovp: 11.5}}
-"""
+    body = hv_caen_and_hmp(
+        1, f"g{uuid.uuid4().hex[:5]}", hmp_extra="  hv_off_timeout: 3\n  hv_sources_max_age: 5\n"
+    )
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)

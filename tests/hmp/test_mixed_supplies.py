@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.hmp.stands import hv_caen_and_hmp
 from tests.hmp.test_hmp_service import sim_line
 from trackerdcs.testing.mosquitto import free_port
 from trackerdcs.testing.probe import Probe
@@ -23,29 +24,16 @@ def test_hv_before_lv_across_supplies_and_a_dewpoint_action_on_a_marta_stand(
     prefix = f"x{uuid.uuid4().hex[:5]}"
     hmp_port = free_port()
     puts, writes = tmp_path / "caen-puts.jsonl", tmp_path / "hmp-writes.jsonl"
-    body = f"""
-caen:
-  simulate: true
-  prefix: {prefix}
-  ca_server_port: {free_port()}
-  heartbeat: 1
-  watchdog: {{timeout: 6}}
-  global:
-    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 40.0, PDwn: Ramp}}
-  sim: {{put_log: {puts}}}
-  channels:
-    1: {{module: M1, hv: {{board: 12, chan: 0}}}}
-    2: {{module: M2, hv: {{board: 12, chan: 1}}}}
-hmp:
-  simulate: true
-  port: {hmp_port}
-  poll: 0.2
-  heartbeat: 1
-  watchdog: {{timeout: 6}}
-  channels:
-    1: {{module: M1, voltage: 10.5, current: 2.5, ovp: 11.5}}
-    2: {{module: M2, voltage: 10.5, current: 2.5, ovp: 11.5}}
-  sim: {{write_log: {writes}}}
+    body = (
+        hv_caen_and_hmp(
+            2,
+            prefix,
+            watchdog="6",
+            hmp_port=hmp_port,
+            caen_extra=f"  heartbeat: 1\n  sim: {{put_log: {puts}}}\n",
+            hmp_extra=f"  heartbeat: 1\n  sim: {{write_log: {writes}}}\n",
+        )
+        + f"""
 marta:
   simulate: true
   port: {free_port()}
@@ -64,6 +52,7 @@ safety:
   stale: {{warning: 5, action: 10}}
   chiller: {{grace: 60}}
 """
+    )
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)

@@ -9,7 +9,7 @@ import json
 import uuid
 from pathlib import Path
 
-from trackerdcs.testing.mosquitto import free_port
+from tests.hmp.stands import hv_caen_and_hmp
 from trackerdcs.testing.probe import Probe
 from trackerdcs.testing.processes import StandProcesses
 
@@ -18,23 +18,9 @@ def test_reference_lines_relays_in_series_with_the_supply_and_hv_first(
     write_stand, own_mosquitto, tmp_path: Path
 ) -> None:
     prefix = f"s{uuid.uuid4().hex[:5]}"
-    body = f"""
-caen:
-  simulate: true
-  prefix: {prefix}
-  ca_server_port: {free_port()}
-  watchdog: {{timeout: null}}
-  global:
-    hv: {{V0Set: 40.0, I0Set: 100.0, RUp: 100.0, RDWn: 40.0, PDwn: Ramp}}
-  channels:
-    1: {{module: M1, hv: {{board: 12, chan: 0}}}}
-hmp:
-  simulate: true
-  port: {free_port()}
-  poll: 0.2
-  watchdog: {{timeout: null}}
-  channels:
-    1: {{module: M1, voltage: 10.5, current: 2.5, ovp: 11.5}}
+    body = (
+        hv_caen_and_hmp(1, prefix)
+        + f"""
 switchbox:
   simulate: true
   port: {tmp_path / "sb.tty"}
@@ -45,6 +31,7 @@ switchbox:
   channels:
     1: {{module: M1}}
 """
+    )
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)
