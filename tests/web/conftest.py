@@ -4,9 +4,11 @@ by Playwright. The browser is the system one (/usr/bin/chromium); nothing is dow
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -29,22 +31,35 @@ class Demo:
     state: Path
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("webdemo")
-    config = demo_copy(tmp / "stand")
+@contextmanager
+def demo_of(tmp: Path, services: Iterable[str], source: Path | None = None,
+            tweak: Callable[[dict[str, Any]], None] | None = None,
+            timeout: float = 60) -> Iterator[Demo]:  # fmt: skip
+    """A demo stand (the packaged one, or `source`) on free ports, changed by `tweak`,
+    running until the block ends; `services` online before it starts."""
+    config = demo_copy(tmp / "stand", source=source)
     data = yaml.safe_load(config.read_text())
-    # runs that fit in a test: a short stability window and a quick simulated Ph2_ACF
-    data["runs"]["stable"]["for_s"] = 2
-    data["ph2acf"]["sim"] = {"steps": 2, "step_seconds": 0.5}
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
-    port = data["web"]["port"]
+    if tweak is not None:
+        tweak(data)
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
     cfg = demo_bus(config)
     with running_demo(config, tmp / "state", tmp / "demo.log"):
-        view = wait_online(cfg, DEMO_SERVICES, timeout=60)
+        view = wait_online(cfg, tuple(services), timeout=timeout)
         assert all(view.values()), view
         with Probe(cfg) as probe:
-            yield Demo(f"http://127.0.0.1:{port}", cfg, probe, config, tmp / "state")
+            yield Demo(f"http://127.0.0.1:{data['web']['port']}", cfg, probe, config,
+                       tmp / "state")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    def fast_runs(data: dict[str, Any]) -> None:
+        # runs that fit in a test: a short stability window and a quick simulated Ph2_ACF
+        data["runs"]["stable"]["for_s"] = 2
+        data["ph2acf"]["sim"] = {"steps": 2, "step_seconds": 0.5}
+
+    with demo_of(tmp_path_factory.mktemp("webdemo"), DEMO_SERVICES, tweak=fast_runs) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

@@ -8,33 +8,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo
-from trackerdcs.testing.demo import demo_bus, demo_copy, running_demo, wait_online
-from trackerdcs.testing.probe import Probe
+from tests.web.conftest import Demo, demo_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("coldroom")
-    config = demo_copy(tmp / "stand", source=ROOT / "examples" / "coldroom.yaml")
-    data = yaml.safe_load(config.read_text())
-    data["marta"]["sim"] = {"time_scale": 30}
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
-    cfg = demo_bus(config)
-    with running_demo(config, tmp / "state", tmp / "demo.log"):
-        view = wait_online(cfg, ("dcs", "hmp4040", "MARTA", "sensors", "safety", "recorder",
-                                 "web"), 90)  # fmt: skip
-        assert all(view.values()), view
-        with Probe(cfg) as probe:
-            yield Demo(f"http://127.0.0.1:{data['web']['port']}", cfg, probe, config,
-                       tmp / "state")  # fmt: skip
+    def fast_plant(data: dict[str, Any]) -> None:
+        data["marta"]["sim"] = {"time_scale": 30}
+
+    services = ("dcs", "hmp4040", "MARTA", "sensors", "safety", "recorder", "web")
+    with demo_of(tmp_path_factory.mktemp("coldroom"), services,
+                 ROOT / "examples" / "coldroom.yaml", fast_plant, timeout=90) as d:  # fmt: skip
+        yield d
 
 
 def test_the_operator_starts_the_co2_plant_and_sees_the_door_close(demo: Demo, login) -> None:

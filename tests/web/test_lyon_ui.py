@@ -9,28 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo
-from trackerdcs.testing.demo import demo_bus, demo_copy, running_demo, wait_online
-from trackerdcs.testing.probe import Probe
+from tests.web.conftest import Demo, demo_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    tmp = tmp_path_factory.mktemp("lyon")
-    config = demo_copy(tmp / "stand", source=ROOT / "examples" / "lyon.yaml")
-    data = yaml.safe_load(config.read_text())
-    cfg = demo_bus(config)
-    with running_demo(config, tmp / "state", tmp / "demo.log"):
-        view = wait_online(cfg, ("dcs", "hmp4040", "SB", "safety", "web"), 90)
-        assert all(view.values()), view
-        with Probe(cfg) as probe:
-            yield Demo(f"http://127.0.0.1:{data['web']['port']}", cfg, probe, config,
-                       tmp / "state")  # fmt: skip
+    with demo_of(tmp_path_factory.mktemp("lyon"), ("dcs", "hmp4040", "SB", "safety", "web"),
+                 ROOT / "examples" / "lyon.yaml", timeout=90) as d:  # fmt: skip
+        yield d
 
 
 def test_a_module_gets_lv_only_with_its_output_and_its_relay_on(demo: Demo, login) -> None:
