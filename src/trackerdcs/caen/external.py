@@ -17,9 +17,6 @@ from trackerdcs.power.modules import ModulePower
 
 
 class ExternalLV:
-    side = "lv"
-    external = True
-
     def __init__(self, module: str, others: ModulePower, on_change: Callable[[], None]):
         self.module = module
         self.others = others

@@ -23,7 +23,6 @@ MODELS: dict[str, tuple[int, float, float]] = {
 OVP_MAX = 32.05  # V, the instrument's own top OVP level
 VENDORS = ("ROHDE&SCHWARZ", "HAMEG")  # older firmware answers *IDN? as HAMEG
 
-STATES = ("INIT", "DISCONNECTED", "LV_OFF", "LV_ON", "ERROR")
 NO_ERROR = 0
 
 # what one poll reads of a channel, after selecting it: signal name -> query
