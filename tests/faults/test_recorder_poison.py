@@ -50,11 +50,15 @@ def test_a_killed_recorder_loses_nothing(write_stand, own_mosquitto, storage_yam
                            since=mark)  # fmt: skip
             for i in range(100, 200):  # published while it is down
                 probe.publish("soak/counter", {"n": i, "ts": t0 + i * 0.01})
+            # everything the new process says comes after this mark (its status with the
+            # 100 it was sent may come before its online word has reached us: it says its
+            # status only when it changes)
+            restart = probe.mark()
             proc = start_recorder(path, tmp_path / "recorder2.log")
             probe.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=20,
-                           since=mark)  # fmt: skip
+                           since=restart)  # fmt: skip
             probe.wait_json("recorder/status", lambda s: s["pending"] >= 100, timeout=10,
-                            since=probe.mark())  # fmt: skip
+                            since=restart)  # fmt: skip
             reply = probe.command("recorder", "flush", timeout=20)
             assert reply["ok"], reply
         rows = query(path, "raw", "soak.counter,service=soak:n", "--start=-1h")

@@ -172,3 +172,35 @@ def test_query_reads_the_demo_state_dir_without_flags_and_creates_nothing(tmp_pa
     h.close()
     out = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "20.5" in out.stdout
+
+
+def test_a_point_published_as_the_recorder_says_online_is_recorded(
+    write_stand, own_mosquitto, tmp_path: Path
+) -> None:
+    """`recorder/online` came from its command connection while the receiver (its own
+    session) had not yet subscribed: a value published at that moment reached nobody — a
+    fresh-clone run lost a test's points that way. Online now means recording."""
+    path, stand = write_stand(
+        f"storage:\n  historian: sqlite:///{tmp_path / 'history.sqlite'}\n"
+        "recorder: {flush_interval: 0.2, retry: 1}\n",
+        broker=own_mosquitto,
+    )
+    probe = Probe(stand.bus)
+    sent: list[float] = []
+
+    def at_once(msg) -> None:  # on the probe's own thread, as soon as the word arrives
+        if msg.payload == b"true" and not sent:
+            sent.append(time.time())
+            probe.publish("sensors/first", {"temperature": 20.25, "ts": sent[0]})
+
+    probe.bus.subscribe("recorder/online", at_once)
+    with probe:
+        proc = start_recorder(path, tmp_path / "recorder.log")
+        try:
+            probe.wait_for("recorder/online", lambda m: m.payload == b"true", timeout=20)
+            assert probe.command("recorder", "flush", timeout=20)["ok"]
+            assert [r["value"] for r in query(path, "raw", "first:temperature",
+                                              "--start=-1m")] == [20.25]  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(15)

@@ -80,6 +80,13 @@ class Bus:
         self.dropped = 0
         self._closing = False
         self.last_error: str | None = None
+        self._ready: asyncio.Event | None = None
+
+    def announce_when(self, ready: asyncio.Event, timeout: float = 10.0) -> None:
+        """Say `online` only once `ready` is set (at most `timeout` after connecting): a
+        service with a second connection of its own (the recorder's receiver) is not
+        available until that one is in place too."""
+        self._ready, self._ready_timeout = ready, timeout
 
     # -- connection ------------------------------------------------------------------------
     def _make_client(self) -> aiomqtt.Client:
@@ -154,6 +161,12 @@ class Bus:
             await client.subscribe(pattern, qos=1)
         for topic in self._reply_topics:
             await client.subscribe(topic, qos=1)
+        if self._ready is not None and not self._ready.is_set():
+            try:
+                await asyncio.wait_for(self._ready.wait(), self._ready_timeout)
+            except TimeoutError:
+                log.warning("not ready %g s after connecting; announcing online anyway",
+                            self._ready_timeout)  # fmt: skip
         if self.service:
             self._send(topics.online(self.service), b"true", 1, True)
         for topic, raw in self._retained.items():

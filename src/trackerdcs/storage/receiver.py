@@ -35,10 +35,12 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, cfg: BusConfig, client_id: str, pattern: str, wake: Callable[[], None]):
+    def __init__(self, cfg: BusConfig, client_id: str, pattern: str, wake: Callable[[], None],
+                 subscribed: Callable[[], None] = lambda: None):  # fmt: skip
         self.cfg = cfg
         self.pattern = pattern
         self._wake = wake
+        self._subscribed = subscribed
         self._lock = threading.Lock()
         self._inbox: list[Received] = []
         self.connected = False
@@ -57,6 +59,7 @@ class Receiver:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = lambda *_: self._subscribed()
         c.on_socket_open = self._on_socket_open
         self.client = c
 

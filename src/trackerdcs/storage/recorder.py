@@ -89,6 +89,10 @@ class RecorderService(Service):
         self.last_error = ""
         self.receiver: Receiver | None = None
         self._rx = asyncio.Event()
+        # online only once the receiver has subscribed: a point published the moment we say
+        # online would otherwise reach no session of ours (a first start has none yet)
+        self._listening = asyncio.Event()
+        self.bus.announce_when(self._listening)
         self._markers: dict[str, asyncio.Future[None]] = {}
         self._own, self._sync_topic = f"{self.name}/", f"{self.name}/sync"  # per message
         self.status_publisher = StatePublisher(self.bus, f"{self.name}/status")
@@ -102,7 +106,8 @@ class RecorderService(Service):
         loop = asyncio.get_running_loop()
         # the receiver holds the session the broker keeps for us (the same id the bus client
         # had before it, so an upgraded stand keeps what was queued)
-        self.receiver = Receiver(self.bus.cfg, self.session_id(), "#", waker(loop, self._rx))
+        self.receiver = Receiver(self.bus.cfg, self.session_id(), "#", waker(loop, self._rx),
+                                 waker(loop, self._listening))  # fmt: skip
         self.receiver.start()
         while True:
             await self._rx.wait()
