@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,20 +82,28 @@ class SafetyStand:
         self.caen_state("HV_ON")
 
 
-@pytest.fixture
-def safety_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[SafetyStand]:
+@contextmanager
+def open_safety_stand(write_stand, broker, tmp_path: Path, extra: str = "",
+                      also: tuple[str, ...] = ()) -> Iterator[SafetyStand]:  # fmt: skip
+    """The stand above (plus `extra` sections and the processes `also` names), running."""
     prefix = f"s{uuid.uuid4().hex[:6]}"
     put_log = tmp_path / "puts.jsonl"
-    body = STAND.format(prefix=prefix, ca_port=free_port(), put_log=put_log)
-    # a broker per test: retained state of one test must not satisfy the next one's waits
-    path, stand = write_stand(body, broker=own_mosquitto)
+    body = STAND.format(prefix=prefix, ca_port=free_port(), put_log=put_log) + extra
+    path, stand = write_stand(body, broker=broker)
     procs = StandProcesses(path, stand, tmp_path)
     probe = Probe(stand.bus).__enter__()
     try:
-        procs.start("sim-caen", "sim-sensors", "safety", "sensors", "caen")
+        procs.start(*also, "sim-caen", "sim-sensors", "safety", "sensors", "caen")
         probe.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", timeout=30)
         probe.wait_json("safety/status", lambda s: s["state"] == "OK", timeout=20)
         yield SafetyStand(path, stand, procs, probe, put_log)
     finally:
         procs.stop()
         probe.__exit__()
+
+
+@pytest.fixture
+def safety_stand(write_stand, own_mosquitto, tmp_path: Path) -> Iterator[SafetyStand]:
+    # a broker per test: retained state of one test must not satisfy the next one's waits
+    with open_safety_stand(write_stand, own_mosquitto, tmp_path) as st:
+        yield st

@@ -204,3 +204,35 @@ def test_a_point_published_as_the_recorder_says_online_is_recorded(
         finally:
             proc.terminate()
             proc.wait(15)
+
+
+def test_the_event_log_is_kept_in_either_historian(recorder) -> None:
+    """Commands with their replies become events (with the sender and, when the channel's
+    module is known, the module); a read-only command's reply does not."""
+    path, probe = recorder
+    ts = time.time() - 3
+    probe.publish("dcs/channel/4", {"id": 4, "module": "M4", "fsm_state": "LV_ON", "ts": ts})
+    probe.publish("dcs/cmd/switch/hv/4", {"id": "c1", "user": "ana", "via": "web",
+                                          "value": "on"})  # fmt: skip
+    probe.publish("dcs/reply", {"id": "c1", "command": "switch/hv/4", "ok": False,
+                                "refused": True, "error": "LV of M4 is off", "user": "ana",
+                                "via": "web", "ts": ts + 1})  # fmt: skip
+    probe.publish("runs/cmd/show/3", {"id": "c2"})
+    probe.publish("runs/reply", {"id": "c2", "command": "show/3", "ok": True,
+                                 "read_only": True, "ts": ts + 1.5})  # fmt: skip
+    probe.publish("dcs/channel/4", {"id": 4, "module": "M4", "fsm_state": "LV_OFF",
+                                    "reason": "LV off by ana (web)", "ts": ts + 2})  # fmt: skip
+    assert probe.command("recorder", "flush", timeout=20)["ok"]
+    out = subprocess.run([sys.executable, "-m", "trackerdcs", "query", "--config", str(path),
+                          "events", "--module", "M4", "--format", "json"], capture_output=True,
+                         text=True, timeout=60, check=True)  # fmt: skip
+    events = sorted(json.loads(out.stdout), key=lambda e: e["ts"])
+    assert [(e["kind"], e["level"], e["user"], e["text"]) for e in events] == [
+        ("command", "warning", "ana", "switch/hv/4 on by ana (web): refused: LV of M4 is off"),
+        ("state", "info", "", "M4 (dcs channel 4): LV_ON → LV_OFF: LV off by ana (web)"),
+    ]
+    assert events[0]["ts"] == pytest.approx(ts + 1, abs=1e-3)
+    everything = subprocess.run([sys.executable, "-m", "trackerdcs", "query", "--config",
+                                 str(path), "events"], capture_output=True, text=True,
+                                timeout=60, check=True).stdout  # fmt: skip
+    assert "show/3" not in everything and "switch/hv/4 on by ana" in everything

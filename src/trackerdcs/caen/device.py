@@ -11,6 +11,8 @@ from trackerdcs.caen.transport import SidePVs
 from trackerdcs.core.signal import Signal
 from trackerdcs.power.modules import ModulePower
 
+COMING_DOWN = ("LV_OFF", "LV_ON", "HV_RAMP")
+
 
 class Channel:
     """The state is never assumed: `evaluate()` computes it from read-back."""
@@ -29,6 +31,9 @@ class Channel:
         self.hv = SidePVs("hv", protocol.pv_base(prefix, cfg.hv.board, cfg.hv.chan), on_change)
         self.state = "INIT"
         self.reason = ""
+        # why it was last switched off (a command, safe-off, an interlock): shown while it
+        # is off or coming down, until it is switched on again
+        self.cause = ""
         self.was_connected = False
         self.disconnected_since: float | None = None
 
@@ -129,5 +134,5 @@ class Channel:
         out["hv_pw"] = bool(self.hv.get("Pw") or 0)
         out["connected"] = self.connected
         out["fsm_state"] = self.state
-        out["reason"] = self.reason
+        out["reason"] = self.reason or (self.cause if self.state in COMING_DOWN else "")
         return out

@@ -145,6 +145,7 @@ class CaenService(Service):
         why = f"channel {ch.id} ({ch.cfg.module}): {ext.describe()} while HV is on: HV off"
         self.log.error("%s", why)
         self.alarms.raise_(name, "MAJOR", why)
+        ch.cause = f"HV off: {ext.describe()}"
         self._off(ch, "hv")
 
     def _disconnected_long(self, ch: Channel) -> bool:
@@ -276,14 +277,14 @@ class CaenService(Service):
     @command("switch/lv", OnOff, help="LV on/off, all active channels")
     @command("switch/lv/+", OnOff, help="LV on/off, one channel")
     def switch_lv(self, cmd: Command, body: OnOff) -> dict[str, Any]:
-        return self._switch("lv", self._targets(cmd), body.value)
+        return self._switch("lv", self._targets(cmd), body.value, _by(cmd))
 
     @command("switch/hv", OnOff, help="HV on/off, all active channels")
     @command("switch/hv/+", OnOff, help="HV on/off, one channel")
     def switch_hv(self, cmd: Command, body: OnOff) -> dict[str, Any]:
-        return self._switch("hv", self._targets(cmd), body.value)
+        return self._switch("hv", self._targets(cmd), body.value, _by(cmd))
 
-    def _switch(self, side: str, targets: list[Channel], on: bool) -> dict[str, Any]:
+    def _switch(self, side: str, targets: list[Channel], on: bool, by: str) -> dict[str, Any]:
         if side == "lv":
             targets = self._own_lv(targets)
         ids = [ch.id for ch in targets]
@@ -305,7 +306,10 @@ class CaenService(Service):
                 raise Refused("; ".join(problems))
             for ch in targets:
                 ch.side(side).put("Pw", 1)
+                ch.cause = ""
             return {"channels": ids, side: "on"}
+        for ch in targets:
+            ch.cause = f"{side.upper()} off {by}"
         if side == "hv":
             for ch in targets:
                 self._off(ch, "hv")
@@ -315,7 +319,7 @@ class CaenService(Service):
             for ch in targets:
                 self._off(ch, "lv")
             return {"channels": ids, "lv": "off"}
-        if not self._start_sequence("LV off (HV ramp-down first)", targets, "operator LV off"):
+        if not self._start_sequence("LV off (HV ramp-down first)", targets, f"LV off {by}"):
             raise Refused(f"{self.procedures.name} in progress")
         return {"channels": ids, "lv": "off", "sequence": "HV ramp-down first"}
 
@@ -410,7 +414,7 @@ class CaenService(Service):
     # -- ordered safe state ----------------------------------------------------------------
     @command("safe_off", SafeOff, help="ordered: HV ramp-down, then LV off")
     def safe_off(self, cmd: Command, body: SafeOff) -> dict[str, Any]:
-        started = self.start_safe_off(body.reason or f"safe_off by {cmd.user or 'bus'}")
+        started = self.start_safe_off(f"{body.reason} ({_by(cmd)})" if body.reason else _by(cmd))
         return {"sequence": SAFE_OFF, "started": started}
 
     def start_safe_off(self, reason: str) -> bool:
@@ -422,6 +426,7 @@ class CaenService(Service):
             return False
         # HV off is written at once, before the procedure starts: the latency that counts
         for ch in targets:
+            ch.cause = f"{name}: {reason}"
             self._off(ch, "hv")
         self.log.warning("%s started: %s", name, reason)
         body = ramp_down_then_lv_off(
@@ -429,3 +434,7 @@ class CaenService(Service):
             self.alarms, f"{self.name}.rampdown", name, self.log,
         )  # fmt: skip
         return self.procedures.start(name, body)
+
+
+def _by(cmd: Command) -> str:
+    return f"by {cmd.user or 'an unnamed sender'}" + (f" ({cmd.via})" if cmd.via else "")

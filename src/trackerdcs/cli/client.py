@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import threading
@@ -28,7 +29,9 @@ def register(commands: Any) -> None:
     p.add_argument("name", metavar="COMMAND", help="e.g. switch/lv, setv/hv/3, setWT")
     p.add_argument("payload", nargs="?", default="", help="plain value or JSON object")
     p.add_argument("--timeout", type=float, default=5.0)
-    p.add_argument("--user", default=None, help="recorded in the service log and audit trail")
+    p.add_argument("--user", default=None,
+                   help="who sends it, for the service log and the event log (default: the "
+                        "OS user running the command)")  # fmt: skip
     p.set_defaults(func=cmd_cmd)
 
 
@@ -106,8 +109,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_payload(raw: str, cid: str, user: str | None,
-                  deadline: float | None = None) -> bytes:  # fmt: skip
+def build_payload(raw: str, cid: str, user: str | None, deadline: float | None = None,
+                  via: str | None = None) -> bytes:  # fmt: skip
     """Wrap the user's payload in a JSON object with an id (and the time after which we no
     longer wait for it); malformed JSON is sent as typed, so the service says what is wrong."""
     text = raw.strip()
@@ -116,6 +119,8 @@ def build_payload(raw: str, cid: str, user: str | None,
         extra["deadline"] = deadline
     if user:
         extra["user"] = user
+    if via:
+        extra["via"] = via
     if not text:
         return json.dumps(extra).encode()
     try:
@@ -129,10 +134,19 @@ def build_payload(raw: str, cid: str, user: str | None,
     return json.dumps({**extra, "value": obj}).encode()
 
 
+def os_user() -> str | None:
+    """Who runs the command, as the operating system knows them."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no passwd entry
+        return None
+
+
 def cmd_cmd(args: argparse.Namespace) -> int:
     cfg = bus_config(args)
     cid = uuid.uuid4().hex[:12]
-    raw = build_payload(args.payload, cid, args.user, time.time() + args.timeout + 5)
+    raw = build_payload(args.payload, cid, args.user or os_user(), time.time() + args.timeout + 5,
+                        "cli")  # fmt: skip
     replies: list[dict[str, Any]] = []
     got = threading.Event()
 

@@ -276,7 +276,7 @@ class Bus:
 
     async def request(
         self, service: str, command: str, payload: Any = None, timeout: float = 10.0,
-        user: str | None = None,
+        user: str | None = None, via: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """Send `<service>/cmd/<command>` with an id and return the reply (refusals included).
         Raises TimeoutError when no reply comes, ConnectionError when the bus is down."""
@@ -294,6 +294,8 @@ class Bus:
         body: dict[str, Any] = {"id": cid, "ts": issued, "deadline": issued + timeout}
         if user or self.service:
             body["user"] = user or self.service
+        if via:
+            body["via"] = via
         if isinstance(payload, dict):
             body = {**payload, **body}
         elif payload is not None:

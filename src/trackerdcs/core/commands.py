@@ -88,8 +88,10 @@ class Command:
     data: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
     user: str | None = None
+    via: str | None = None  # where the sender sits: web, cli (the event log says so)
     deadline: float | None = None  # UTC epoch s after which the sender no longer waits
     raw: bytes = b""
+    read_only: bool = False  # a viewer's command: asks, changes nothing
 
     def model(self, model: type[M]) -> M:
         """Validate the payload: a JSON object as is, a plain value as {"value": ...}."""
@@ -134,6 +136,8 @@ def parse(name: str, raw: bytes) -> Command:
         cmd.id = None if cid is None else str(cid)
         user = obj.pop("user", None)
         cmd.user = None if user is None else str(user)
+        via = obj.pop("via", None)
+        cmd.via = None if via is None else str(via)
         obj.pop("ts", None)  # the issue time: informational, the deadline is what counts
         deadline = obj.pop("deadline", None)
         if deadline is not None:
@@ -299,6 +303,7 @@ class CommandRouter:
             return self._reply(cmd, ok=False, error=error)
         spec, handler = route
         cmd.args = topics.wildcard_args(spec.pattern, name)
+        cmd.read_only = spec.role == "viewer"
         if cmd.deadline is not None and pl.now() > cmd.deadline:
             # the sender gave up on it (a broker outage, a replay): acting now would surprise
             late = pl.now() - cmd.deadline
@@ -341,6 +346,10 @@ class CommandRouter:
             reply["refused"] = True
         if cmd.user:
             reply["user"] = cmd.user
+        if cmd.via:
+            reply["via"] = cmd.via
+        if cmd.read_only:
+            reply["read_only"] = True  # not an event of the stand's log
         if result is not None:
             reply["result"] = result
         self.send(topics.reply(self.service), reply)

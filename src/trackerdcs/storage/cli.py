@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trackerdcs.cli.common import load_or_exit
+from trackerdcs.storage.events import TAGS
 from trackerdcs.storage.points import parse_series
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -63,6 +64,13 @@ def register(commands: Any, sim: Any) -> None:
         q.add_argument("--format", choices=("csv", "json"), default="csv")
         if name == "buckets":
             q.add_argument("-n", type=int, default=100, help="number of buckets")
+    e = sub.add_parser("events", help="the event log: commands, alarms, interlocks, states")
+    e.add_argument("--start", default="-24h")
+    e.add_argument("--end", default="now")
+    for tag in TAGS:
+        e.add_argument(f"--{tag}", default="", help=f"only events of this {tag}")
+    e.add_argument("--limit", type=int, default=200, help="the newest this many")
+    e.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_query)
 
 
@@ -120,6 +128,17 @@ def cmd_query(args: argparse.Namespace) -> int:
             return 0
         now = time.time()
         start, end = parse_time(args.start, now), parse_time(args.end, now)
+        if args.what == "events":
+            where = {t: getattr(args, t) for t in TAGS if getattr(args, t)}
+            events = h.events(start, end, where, args.limit)
+            if args.format == "json":
+                rows = [{"ts": ts, "text": text, **{t: tags.get(t, "") for t in TAGS}}
+                        for ts, tags, text in events]  # fmt: skip
+                print(json.dumps(rows))
+            for ts, tags, text in [] if args.format == "json" else reversed(events):
+                level, kind = tags.get("level", ""), tags.get("kind", "")
+                print(f"{_iso(ts, 'milliseconds')}  {level:<7} {kind:<9} {text}")
+            return 0
         known = h.series("")
         keys: list[str] = []
         for name in args.series:
@@ -164,5 +183,5 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _iso(ts: float, timespec: str = "seconds") -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -68,6 +68,11 @@ class RecorderConfig(ServiceSection):
     flush_interval: float = Field(0.5, gt=0, description="s between writes")
     buffer_max_mb: float = Field(256.0, gt=0, description="disk buffer bound while offline")
     retry: float = Field(2.0, gt=0, description="s between attempts while the historian is down")
+    events: bool = Field(
+        True,
+        description="keep the event log (commands with their "
+        "replies, alarm, interlock and state changes) as measurement `events`",
+    )
     exclude: list[str] = Field(
         default_factory=lambda: ["+/reply", "+/cmd/#", "sim/#", "alarms/#", "+/heartbeat"],
         description="topic patterns not recorded",

@@ -32,6 +32,11 @@ class Historian(Protocol):
 
     def buckets(self, series: str, start: float, end: float, n: int) -> list[Bucket]: ...
 
+    def events(self, start: float, end: float, where: dict[str, str],
+               limit: int) -> list[tuple[float, dict[str, str], str]]:  # fmt: skip
+        """The event log (`storage/events.py`) newest first: (time, tags, text), tags equal
+        to `where`'s."""
+
     def close(self) -> None: ...
 
 

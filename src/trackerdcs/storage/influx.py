@@ -17,6 +17,8 @@ import httpx
 from trackerdcs.config.model import Stand
 from trackerdcs.config.secrets import read_secret
 from trackerdcs.storage.config import Retention
+from trackerdcs.storage.events import MEASUREMENT as EVENTS
+from trackerdcs.storage.events import TAGS
 from trackerdcs.storage.historian import HistorianError, RejectedData
 from trackerdcs.storage.points import Bucket, Point, Value, by_row, parse_series, series_key
 
@@ -89,6 +91,7 @@ CONFLICT = re.compile(
     r'field type conflict: input field \\?"([^"\\]+)\\?" on measurement '
     r'\\?"([^"\\]+)\\?"'
 )
+EVENT_COLUMNS = ("text", *TAGS)
 MAX_CONFLICTS = 20  # distinct clashing fields one batch may reveal
 # rollups: retention policy -> (GROUP BY interval, the days kept from the recorder's retention)
 ROLLUP_POLICIES = {"rollup_1m": ("1m", "minute_days"), "rollup_1h": ("1h", "hour_days")}
@@ -273,6 +276,23 @@ class InfluxHistorian:
         for res in self._query(f"SELECT {fld} {where}"):
             for s in res.get("series", []):
                 out += [(t / 1e6, v) for t, v in s["values"] if v is not None]
+        return out
+
+    def events(self, start: float, end: float, where: dict[str, str],
+               limit: int) -> list[tuple[float, dict[str, str], str]]:  # fmt: skip
+        self._readable()
+        cond = "".join(f" AND {_ident(k)}={_literal(v)}" for k, v in sorted(where.items()))
+        q = (f"SELECT {', '.join(_ident(c) for c in EVENT_COLUMNS)} FROM {_ident(EVENTS)} "
+             f"WHERE time >= {int(start * 1e6)}u AND time <= {int(end * 1e6)}u{cond} "
+             f"ORDER BY time DESC LIMIT {int(limit)}")  # fmt: skip
+        out = []
+        for res in self._query(q):
+            for s in res.get("series", []):
+                cols = s["columns"]
+                for row in s["values"]:
+                    d = dict(zip(cols, row, strict=True))
+                    tags = {k: str(d[k]) for k in EVENT_COLUMNS[1:] if d.get(k)}
+                    out.append((d["time"] / 1e6, tags, str(d.get("text") or "")))
         return out
 
     def buckets(self, series: str, start: float, end: float, n: int) -> list[Bucket]:

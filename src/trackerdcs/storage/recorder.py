@@ -23,6 +23,7 @@ from trackerdcs.core.service import Service
 from trackerdcs.core.topics import matches
 from trackerdcs.storage.buffer import DiskBuffer
 from trackerdcs.storage.config import RecorderConfig
+from trackerdcs.storage.events import EventLog
 from trackerdcs.storage.historian import HistorianError, RejectedData, open_historian
 from trackerdcs.storage.journal import Journal
 from trackerdcs.storage.points import Point
@@ -70,6 +71,7 @@ class RecorderService(Service):
         self.backend = stand.storage.historian.split(":", 1)[0]
         self.schema = for_stand(stand, self.cfg.schema_)
         self.excluded = Exclusions(self.cfg.exclude)
+        self.events = EventLog(time.time)
         self.thinning = Thinning(self.cfg.deadbands, self.cfg.keepalive)
         self._pruned_at = 0.0
         self.buffer = DiskBuffer(stand.data_dir / f"{self.name}-buffer",
@@ -114,20 +116,22 @@ class RecorderService(Service):
             self._rx.clear()
             burst = self.receiver.take()
             for m in burst:
-                self._on_message(m.topic, m.payload)
+                self._on_message(m.topic, m.payload, m.retain)
             self.journal.flush()
             self.receiver.ack(burst)
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes, retained: bool = False) -> None:
         if topic == self._sync_topic:
             seen = self._markers.get(payload.decode(errors="replace"))
             if seen is not None and not seen.done():
                 seen.set_result(None)
             return
-        if self.excluded(topic):
-            return
         if topic.startswith(self._own):
             return  # our own status would feed back into itself
+        if self.cfg.events and (events := self.events.feed(topic, payload, retained)):
+            self._keep(events)  # every one of them: no thinning, commands are not recorded
+        if self.excluded(topic):
+            return
         try:
             points, rejected = decode(topic, payload, self.schema)
         except ValueError:
@@ -213,6 +217,8 @@ class RecorderService(Service):
             self._wake.clear()
             if swept := self.thinning.sweep(time.time()):
                 self._keep(swept)
+            if self.cfg.events and (late := self.events.sweep()):
+                self._keep(late)
             try:
                 await self.drain()
             except Exception:
@@ -234,7 +240,7 @@ class RecorderService(Service):
         if n:
             self.log.info("retention: %d rows past their time deleted", n)
 
-    @command("flush", help="write everything published before this command, now")
+    @command("flush", role="viewer", help="write everything published before this command, now")
     async def flush(self, cmd: Command) -> dict[str, Any]:
         await self._sync()
         await self.drain()

@@ -18,6 +18,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from trackerdcs.storage.events import MEASUREMENT as EVENTS
 from trackerdcs.storage.historian import HistorianError, RejectedData
 from trackerdcs.storage.points import Bucket, Point, Value, parse_series
 
@@ -173,6 +174,23 @@ class SqliteHistorian:
                     (sid, start, end),
                 ).fetchall()
             return rows
+
+    def events(self, start: float, end: float, where: dict[str, str],
+               limit: int) -> list[tuple[float, dict[str, str], str]]:  # fmt: skip
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, tags FROM series WHERE measurement=? AND field='text'", (EVENTS,)
+            ).fetchall()  # fmt: skip
+            tags = {sid: json.loads(t) for sid, t in rows}
+            ids = [sid for sid, t in tags.items() if all(t.get(k) == v for k, v in where.items())]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            found = self.db.execute(
+                f"SELECT ts, series, value FROM texts WHERE series IN ({marks}) AND ts>=? "
+                "AND ts<=? ORDER BY ts DESC LIMIT ?", (*ids, start, end, limit),
+            ).fetchall()  # fmt: skip
+        return [(ts, tags[sid], value) for ts, sid, value in found]
 
     def prune(self, now: float, raw_days: float, rollup_days: dict[int, float]) -> int:
         """Delete what is past retention (0 days: keep for ever); returns rows deleted."""

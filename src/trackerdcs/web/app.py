@@ -23,6 +23,7 @@ from trackerdcs.core import peers
 from trackerdcs.core.bus import Bus
 from trackerdcs.core.commands import CommandSpec, catalogue, required_role
 from trackerdcs.core.registry import families, load
+from trackerdcs.storage.events import TAGS
 from trackerdcs.storage.historian import HistorianError, open_historian
 from trackerdcs.web.audit import AuditLog
 from trackerdcs.web.config import WebConfig
@@ -194,7 +195,9 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
         # audited before it is sent: a command that cannot be audited is not sent at all
         row = audit.record(s["user"], s["role"], service, command, payload, None, "sent")
         try:
-            reply = await bus.request(service, command, payload, cfg.command_timeout, s["user"])
+            reply = await bus.request(
+                service, command, payload, cfg.command_timeout, s["user"], "web"
+            )
         except (TimeoutError, ConnectionError) as exc:
             err = (
                 str(exc)
@@ -232,6 +235,22 @@ def create_app(stand: Stand, cfg: WebConfig, bus: Bus, live: LiveState) -> FastA
             raise HTTPException(503, str(exc)) from None
         return {"series": series, "ts": [x.ts for x in b], "min": [x.min for x in b],
                 "mean": [x.mean for x in b], "max": [x.max for x in b]}  # fmt: skip
+
+    @app.get("/api/events")
+    def events(s: SessionDep, start: float | None = None, end: float | None = None,
+               module: str = "", service: str = "", kind: str = "", level: str = "",
+               user: str = "", limit: int = 500) -> list[dict[str, Any]]:  # fmt: skip
+        """The stand's event log, newest first (`storage/events.py`); every filter exact."""
+        end = end or time.time()
+        start = start if start is not None else end - 86400
+        where = {k: v for k, v in (("module", module), ("service", service), ("kind", kind),
+                                   ("level", level), ("user", user)) if v}  # fmt: skip
+        try:
+            rows = historian.events(start, end, where, max(1, min(limit, 5000)))
+        except HistorianError as exc:
+            raise HTTPException(503, str(exc)) from None
+        return [{"ts": ts, "text": text, **{k: tags.get(k, "") for k in TAGS}}
+                for ts, tags, text in rows]  # fmt: skip
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
