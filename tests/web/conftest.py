@@ -91,3 +91,12 @@ def login(demo: Demo, browser):
     yield as_user
     for ctx in contexts:
         ctx.close()
+
+
+def show(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Go to one of the UI's pages with its navigation link, as a person would."""
+    link = page.locator(f'#nav a[data-page="{name}"]')
+    link.click()
+    from playwright.sync_api import expect
+
+    expect(link).to_have_attribute("aria-current", "page")

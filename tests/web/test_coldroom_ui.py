@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo, demo_of
+from tests.web.conftest import Demo, demo_of, show
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +31,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def test_the_operator_starts_the_co2_plant_and_sees_the_door_close(demo: Demo, login) -> None:
     page = login("operator")
+    show(page, "environment")
     card = page.locator("#marta-card")
     expect(card).to_be_visible()
     expect(page.locator("#chiller-card")).to_be_hidden()  # no Julabo on this stand
@@ -67,6 +68,7 @@ def test_a_module_powered_from_its_row_takes_lv_from_the_hmp_and_hv_from_the_cae
     p.wait_json("safety/status", lambda s: s["state"] == "OK"
                 and s["interlocks"]["dewpoint"]["value"] > 8, 60, p.mark())  # fmt: skip
     page = login("operator")
+    show(page, "modules")
     lvps = page.locator("#lvps-card")
     expect(lvps).to_be_visible()
     expect(page.locator("#lvps-model")).to_have_text("HMP4040")

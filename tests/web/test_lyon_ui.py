@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo, demo_of
+from tests.web.conftest import Demo, demo_of, show
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +25,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def test_a_module_gets_lv_only_with_its_output_and_its_relay_on(demo: Demo, login) -> None:
     page = login("operator")
+    show(page, "modules")
     sb = page.locator("#sb-card")
     expect(sb).to_be_visible()
     expect(page.locator("#sb-state")).to_have_text("LV_OFF", timeout=15000)

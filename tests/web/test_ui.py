@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo
+from tests.web.conftest import Demo, show
 
 
 def test_wrong_password_is_refused(demo: Demo, browser) -> None:
@@ -37,8 +38,10 @@ def test_operator_powers_a_module_and_sees_refusals(demo: Demo, login) -> None:
     expect(row.locator(".state")).to_have_text(re.compile("HV_RAMP|HV_ON"), timeout=20000)
     expect(page.locator('#modules tr[data-channel="2"] .state')).to_have_text("LV_OFF")
     # every command is in the audit log with the user
+    show(page, "alarms")
     expect(page.locator("#audit tbody")).to_contain_text("switch/hv/1")
     expect(page.locator("#audit tbody tr").first).to_contain_text("operator")
+    show(page, "modules")
     page.locator('#modules tr[data-channel="1"] .lv-off').click()  # LV off ramps HV first
     expect(row.locator(".state")).to_have_text("LV_OFF", timeout=60000)
 
@@ -58,6 +61,7 @@ def test_powering_every_module_at_once_is_asked_first(demo: Demo, login) -> None
     assert asked == ["Switch HV on for all 4 modules?"], asked
     assert not [x for x in demo.probe.messages[m:] if x.topic.startswith("dcs/cmd/")]
     # the chiller's signed power says what the sign means
+    show(page, "environment")
     expect(page.locator("#chiller-power")).to_have_text(
         re.compile(r"% \((cooling|heating|idle)\)$")
     )
@@ -80,19 +84,33 @@ def test_operator_acknowledges_a_latched_alarm(demo: Demo, login) -> None:
 
 def test_trend_chart_shows_recorded_data(demo: Demo, login) -> None:
     page = login("viewer")
-    page.click("#series")
-    series = "sensors,kind=ambient,location=lab,sensor=room:temperature"
+    show(page, "environment")
+    preset = "Environment: temperatures and dew points"
+    page.locator("#preset").focus()
     page.wait_for_function(
-        f"Array.from(document.querySelectorAll('#series option')).some(o => o.value === '{series}')"
+        f"Array.from(document.querySelectorAll('#preset option')).some(o => o.value === '{preset}')"
         " || (loadSeries(), false)", timeout=30000, polling=1000,
     )  # fmt: skip
-    page.select_option("#series", series)
+    page.select_option("#preset", preset)
     page.select_option("#range", "600")
-    page.click("#plot-btn")
-    expect(page.locator("#plot canvas")).to_be_visible()
+    # several series in one plot, named by sensor and quantity, with units
+    chips = page.locator("#chosen li")
+    expect(chips.filter(has_text="room T (°C)")).to_have_count(1)
+    expect(chips.filter(has_text="coldbox dew point (°C)")).to_have_count(1)
+    expect(page.locator("#plot .u-legend")).to_contain_text("bath T (°C)")
+    expect(page.locator("#plot canvas")).to_be_in_viewport()
     page.wait_for_function("state.plot && state.plot.data[0].length > 0", timeout=15000)
-    values = page.evaluate("state.plot.data[2].filter(v => v !== null)")
+    key = "sensors,kind=ambient,location=lab,sensor=room:temperature"
+    values = page.evaluate(f"state.plot.data[state.trend.keys.indexOf('{key}') + 1]"
+                           ".filter(v => v !== null)")  # fmt: skip
     assert values and all(15 < v < 30 for v in values)  # the simulated room
+    # the live tail: new points arrive over the WebSocket without another fetch
+    n = page.evaluate("state.plot.data[0].length")
+    page.wait_for_function(f"state.plot.data[0].length > {n}", timeout=15000)
+    with page.expect_download() as got:
+        page.click("#csv")
+    head = Path(got.value.path()).read_text().splitlines()[0]
+    assert head.startswith("time_utc,") and "room T (°C)" in head
 
 
 def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:
@@ -103,6 +121,8 @@ def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:
     r = page.request.post(f"{demo.url}/api/cmd/dcs/switch/lv/1", data='"on"',
                           headers={"Content-Type": "application/json"})  # fmt: skip
     assert r.status == 403 and "operator" in r.json()["detail"]
+    show(page, "alarms")
+    expect(page.locator("#events-card")).to_be_visible()
     expect(page.locator("#audit-card")).to_be_hidden()  # the audit log is for operators
     audit = login("operator").request.get(f"{demo.url}/api/audit").json()
     # newest first; the operator's page has read the recipes since
@@ -140,6 +160,7 @@ def test_the_api_docs_render_on_a_stand_without_internet(demo: Demo, login) -> N
 def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
                                                               tmp_path) -> None:  # fmt: skip
     page = login("operator")
+    show(page, "runs")
     card = page.locator("#runs-card")
     card.scroll_into_view_if_needed()
     page.click("#run-check")
@@ -150,9 +171,11 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     # fold: a fresh-clone run failed on that, not on the answer)
     problems.scroll_into_view_if_needed()
     expect(problems).to_be_in_viewport()
+    show(page, "modules")
     page.once("dialog", lambda d: d.accept())  # "Switch LV on for all 4 modules?"
     page.click("#all-lv-on")
     expect(page.locator("#caen-state")).to_have_text("LV_ON", timeout=20000)
+    show(page, "runs")
     card.scroll_into_view_if_needed()
     for _ in range(30):  # the temperature must have been stable for 2 s
         page.click("#run-check")
@@ -182,6 +205,7 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     expect(page.locator("#run-start")).to_be_in_viewport()
     page.screenshot(path=str(tmp_path / "runs-phone.png"), full_page=False)
     page.set_viewport_size({"width": 1400, "height": 1000})
+    show(page, "modules")
     page.click("#all-lv-off")
     expect(page.locator("#caen-state")).to_have_text("LV_OFF", timeout=30000)
 
@@ -201,6 +225,7 @@ def test_operator_runs_a_recipe_watches_its_steps_and_overlays_its_iv_curves(
 ) -> None:
     (demo.config.parent / "recipes" / "ui-quick.yaml").write_text(UI_RECIPE)
     page = login("operator")
+    show(page, "runs")
     card = page.locator("#sequence-card")
     card.scroll_into_view_if_needed()
     page.locator("#seq-recipe").focus()  # the list is read again from the runs service
@@ -261,6 +286,7 @@ def test_a_chiller_that_stops_answering_is_greyed_with_no_number(demo: Demo, log
     import yaml
 
     page = login("viewer")
+    show(page, "environment")
     card, temp = page.locator("#chiller-card"), page.locator("#chiller-temp")
     expect(temp).to_have_text(re.compile(r"^-?\d+\.\d\d °C$"), timeout=15000)
     host, port = yaml.safe_load(demo.config.read_text())["julabo"]["sim_tcp"].split(":")

@@ -4,6 +4,7 @@ const $ = (s, el = document) => el.querySelector(s);
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const num = (v, d = 2) => (typeof v === "number" && isFinite(v) ? v.toFixed(d) : "–");
 const state = { topics: {}, me: null, ws: null, plot: null, zoom: null, dirty: false };
+const COLORS = ["#3b82c4", "#2e9e5b", "#d9a21b", "#d8443a", "#9b59b6", "#1abc9c", "#e67e22", "#ecf0f1"];
 // topic roots of the services behind each panel: from /api/stand (the family registry)
 const roots = { modules: "dcs", chiller: "julabo", sensors: "sensors", safety: "safety", runs: "runs" };
 
@@ -46,6 +47,10 @@ async function start() {
   $("#user").textContent = state.me.user;
   $("#role").textContent = state.me.role;
   document.body.classList.toggle("viewer", state.me.role === "viewer");
+  $("#set-user").textContent = state.me.user;
+  $("#set-role").textContent = state.me.role;
+  $("#set-stand").textContent = stand.body?.name || "";
+  route();
   connect();
   loadSeries();
   loadAudit();
@@ -93,11 +98,140 @@ const online = (svc) => T(`${svc}/online`) === true || T(`${svc}/online`) === "t
 function render() {
   if (!state.dirty) return;
   state.dirty = false;
+  renderSummary(); renderModulePage();
   renderServices(); renderSafety(); renderAlarms(); renderModules(); renderChiller(); renderMarta(); renderLvSupply(); renderSwitchbox();
   renderSensors();
   renderRuns(); renderSequence();
 }
 setInterval(render, 250);
+
+// -- pages: one grid of cards, each card on the pages its data-pages names -------------------
+const PAGES = ["overview", "modules", "environment", "alarms", "runs", "settings", "module"];
+
+function route() {
+  const [page, arg] = (location.hash.slice(1) || "overview").split("/");
+  state.page = PAGES.includes(page) ? page : "overview";
+  state.module = state.page === "module" ? decodeURIComponent(arg || "") : null;
+  document.body.dataset.page = state.page;
+  for (const card of document.querySelectorAll("[data-pages]"))
+    card.classList.toggle("off-page", !card.dataset.pages.split(" ").includes(state.page));
+  for (const a of document.querySelectorAll("#nav a")) {
+    const here = a.dataset.page === state.page || (state.page === "module" && a.dataset.page === "modules");
+    if (here) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  if (state.page === "module") {
+    const sel = $("#ev-module");
+    if (![...sel.options].some((o) => o.value === state.module)) sel.add(new Option(state.module, state.module));
+    sel.value = state.module;
+    presetModule(state.module);
+  } else if (state.page === "alarms" && $("#ev-module").value && !$("#ev-module").dataset.chosen) {
+    $("#ev-module").value = "";  // the filter a module page set is not the operator's choice
+  }
+  state.dirty = true;
+  window.scrollTo(0, 0);
+  if (state.page === "alarms" || state.page === "module") loadEvents();
+}
+window.addEventListener("hashchange", route);
+
+function channels() {
+  const svc = roots.modules;
+  return Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`))
+    .map(([, c]) => c).filter((c) => c && c.id !== undefined).sort((a, b) => a.id - b.id);
+}
+
+function activeAlarms() {
+  return Object.entries(state.topics).filter(([t, a]) => t.startsWith("alarms/") && a && a.severity && a.severity !== "OK")
+    .map(([, a]) => a).sort((a, b) => (b.since || 0) - (a.since || 0));
+}
+
+function tile(id, level, value, why) {
+  $(`#tile-${id}`).className = `tile t-${level}`;
+  $(`#sum-${id}`).textContent = value;
+  $(`#sum-${id}-why`).textContent = why || "";
+}
+
+// the first screen's answer to "is the stand safe, what is on"
+function renderSummary() {
+  const s = T(`${roots.safety}/status`);
+  const up = online(roots.safety);
+  const sstate = up ? (s?.state || "?") : "OFFLINE";
+  tile("safety", { OK: "ok", WARNING: "warn" }[sstate] || "bad", sstate,
+       up ? (s?.message || "all interlocks OK") : "safety service offline: the power supplies' watchdogs take the safe state");
+  const dp = s?.interlocks?.dewpoint;
+  const margin = dp && typeof dp.value === "number" ? dp.value : null;
+  tile("margin", margin === null ? "warn" : ({ OK: "ok", WARNING: "warn" }[dp.state] || "bad"),
+       margin === null ? "unknown" : `${margin.toFixed(1)} K`, dp?.message || "");
+  const chans = channels().filter((c) => c.active !== false && c.module);
+  const hv = chans.filter((c) => ["HV_ON", "HV_RAMP"].includes(c.fsm_state)).length;
+  const lv = chans.filter((c) => ["LV_ON", "HV_ON", "HV_RAMP"].includes(c.fsm_state)).length;
+  const bad = chans.filter((c) => ["ERROR", "DISCONNECTED"].includes(c.fsm_state));
+  tile("power", bad.length ? "bad" : hv ? "on" : lv ? "warn" : "off", `${lv} LV · ${hv} HV of ${chans.length}`,
+       bad.length ? bad.map((c) => `${c.module} ${c.fsm_state}`).join(", ") : hv ? "high voltage is on" : lv ? "low voltage only" : "everything off");
+  const alarms = activeAlarms();
+  const unacked = alarms.filter((a) => !a.acknowledged).length;
+  const worst = alarms.some((a) => ["MAJOR", "INVALID"].includes(a.severity)) ? "bad" : alarms.length ? "warn" : "ok";
+  tile("alarms", worst, String(alarms.length), alarms.length ? `${unacked} to acknowledge; newest: ${alarms[0].name}` : "none");
+  $("#nav-alarms").hidden = !alarms.length;
+  $("#nav-alarms").textContent = alarms.length;
+  $("#nav-alarms").className = `count t-${worst}`;
+  const ch = T(`${roots.co2 || roots.chiller}/status`);
+  const csvc = roots.co2 || roots.chiller;
+  if (!csvc) tile("cooling", "off", "none", "no chiller in this stand");
+  else if (!online(csvc) || !ch) tile("cooling", "bad", "OFFLINE", `${csvc} service offline`);
+  else {
+    const t = roots.co2 ? ch.CO2_TT05 : ch.internal_temp;
+    tile("cooling", ch.fsm_state === "ERROR" || ch.fsm_state === "DISCONNECTED" ? "bad" : "ok",
+         `${num(t, 1)} °C`, `${csvc} ${ch.fsm_state || ""}`);
+  }
+}
+
+// -- one module's page: its values, its history (event log filtered), its trends -------------
+function renderModulePage() {
+  if (state.page !== "module") return;
+  const m = state.module;
+  const c = channels().find((x) => x.module === m);
+  $("#module-name").textContent = m;
+  setState($("#module-state"), c ? c.fsm_state : "?");
+  $("#module-where").textContent = c ? `${roots.modules} channel ${c.id}` + (c.reason ? ` — ${c.reason}` : "") : "no channel of this stand carries this module";
+  const ext = c && c.lv_board === null ? lvOutput(m) : null;
+  const rows = c ? [["LV", `${num(ext ? ext.vmon : c.lv_vMon)} V, ${num(ext ? ext.imon : c.lv_iMon, 3)} A`],
+                    ["HV", `${num(c.hv_vMon, 1)} V, ${num(c.hv_iMon, 3)} µA`],
+                    ["HV set", `${num(c.hv_setV, 1)} V, limit ${num(c.hv_setI, 1)} µA`],
+                    ["Read", c.ts ? new Date(c.ts * 1000).toLocaleTimeString() : "–"]] : [];
+  $("#module-values").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
+}
+
+// -- event log -------------------------------------------------------------------------------
+const evKnown = { service: new Set(), module: new Set() };
+
+async function loadEvents() {
+  if (state.page !== "alarms" && state.page !== "module") return;
+  const q = new URLSearchParams({ start: Date.now() / 1000 - parseFloat($("#ev-range").value), limit: 500 });
+  for (const k of ["kind", "service", "module", "level"]) if ($(`#ev-${k}`).value) q.set(k, $(`#ev-${k}`).value);
+  const r = await api(`/api/events?${q}`);
+  if (r.status !== 200) {
+    $("#events").innerHTML = `<li class="error">event log: ${esc(r.body?.detail || "HTTP " + r.status)}</li>`;
+    return;
+  }
+  for (const e of r.body) for (const k of ["service", "module"]) if (e[k]) evKnown[k].add(e[k]);
+  for (const c of channels()) if (c.module) evKnown.module.add(c.module);
+  for (const k of ["service", "module"]) {
+    const sel = $(`#ev-${k}`);
+    const cur = sel.value;
+    const opts = [...evKnown[k]].sort();
+    if (sel.options.length - 1 !== opts.length)
+      sel.innerHTML = `<option value="">every ${k}</option>` + opts.map((o) => `<option${o === cur ? " selected" : ""}>${esc(o)}</option>`).join("");
+    sel.value = cur;
+  }
+  $("#no-events").hidden = r.body.length > 0;
+  $("#events").innerHTML = r.body.map((e) => `<li class="ev ev-${esc(e.level)}" data-kind="${esc(e.kind)}">
+    <time datetime="${new Date(e.ts * 1000).toISOString()}">${new Date(e.ts * 1000).toLocaleString()}</time>
+    <span class="kind">${esc(e.kind)}</span>${e.module ? ` <a class="mod" href="#module/${encodeURIComponent(e.module)}">${esc(e.module)}</a>` : ""}
+    <span class="text">${esc(e.text)}</span></li>`).join("");
+}
+for (const k of ["range", "kind", "service", "module", "level"])
+  $(`#ev-${k}`).addEventListener("change", (ev) => { if (k === "module") ev.target.dataset.chosen = "1"; loadEvents(); });
+setInterval(loadEvents, 5000);
 
 function renderServices() {
   const names = Object.keys(state.topics).filter((t) => t.endsWith("/online"))
@@ -129,10 +263,9 @@ function renderSafety() {
 }
 
 function renderAlarms() {
-  const alarms = Object.entries(state.topics).filter(([t, a]) => t.startsWith("alarms/") && a && a.severity && a.severity !== "OK")
-    .map(([, a]) => a).sort((a, b) => (b.since || 0) - (a.since || 0));
+  const alarms = activeAlarms();
   $("#no-alarms").hidden = alarms.length > 0;
-  $("#alarms tbody").innerHTML = alarms.map((a) => `<tr data-alarm="${esc(a.name)}">
+  const html = alarms.map((a) => `<tr data-alarm="${esc(a.name)}">
     <td>${esc(a.name)}</td><td><span class="state s-${esc(a.severity)}">${esc(a.severity)}</span></td>
     <td>${esc(a.current)}</td><td>${esc(a.message)}</td>
     <td>${a.since ? new Date(a.since * 1000).toLocaleTimeString() : ""}</td>
@@ -140,6 +273,8 @@ function renderAlarms() {
       ${(a.shelved_until || 0) > Date.now() / 1000
         ? `<span class="shelved" title="no notifications until then">shelved to ${new Date(a.shelved_until * 1000).toLocaleTimeString()}</span> <button class="unshelve control" data-source="${esc(a.source)}" data-name="${esc(a.name)}">Unshelve</button>`
         : `<button class="shelve control" data-source="${esc(a.source)}" data-name="${esc(a.name)}" title="no notifications for 1 h">Shelve 1 h</button>`}</td></tr>`).join("");
+  // the same rows are left alone: a button replaced under the pointer loses its click
+  if (html !== state.alarmsHtml) $("#alarms tbody").innerHTML = state.alarmsHtml = html;
 }
 
 
@@ -157,15 +292,19 @@ function renderModules() {
       tr = document.createElement("tr");
       tr.dataset.channel = c.id;
       tr.innerHTML = `<td>${esc(c.id)}</td><td class="module"></td><td><span class="state"></span><small class="reason"></small></td>
-        <td class="lv-v"></td><td class="lv-i"></td><td class="hv-v"></td><td class="hv-i"></td>
-        <td class="control"><button class="lv-on">on</button> <button class="lv-off">off</button></td>
-        <td class="control"><button class="hv-on">on</button> <button class="hv-off">off</button></td>
-        <td class="control"><input class="hv-set" type="number" step="1" aria-label="HV setpoint"> <button class="hv-apply">set</button></td>`;
+        <td class="lv-v" data-label="LV V"></td><td class="lv-i" data-label="LV A"></td><td class="hv-v" data-label="HV V"></td><td class="hv-i" data-label="HV µA"></td>
+        <td class="control" data-label="LV"><button class="lv-on">on</button> <button class="lv-off">off</button></td>
+        <td class="control" data-label="HV"><button class="hv-on">on</button> <button class="hv-off">off</button></td>
+        <td class="control" data-label="HV set (V)"><input class="hv-set" type="number" step="1" aria-label="HV setpoint"> <button class="hv-apply">set</button></td>`;
       tbody.appendChild(tr);
     }
     // a channel the IOC no longer serves: its last numbers are not current (they are null)
     tr.className = stale || (c.connected === false || c.fsm_state === "DISCONNECTED" ? "stale" : "");
-    $(".module", tr).textContent = c.module || "";
+    const mcell = $(".module", tr);
+    if (mcell.dataset.module !== (c.module || "")) {
+      mcell.dataset.module = c.module || "";
+      mcell.innerHTML = c.module ? `<a href="#module/${encodeURIComponent(c.module)}">${esc(c.module)}</a>` : "";
+    }
     setState($(".state", tr), c.fsm_state);
     $(".state", tr).title = c.reason || "";
     $(".reason", tr).textContent = c.reason || "";  // why it is off or in error, in words
@@ -330,8 +469,6 @@ document.addEventListener("click", (ev) => {
     if (isNaN(v)) return notice("enter a set-point first", false);
     cmd(roots.co2, "set_temperature_setpoint", v);
   }
-  if (b.id === "plot-btn") { state.zoom = null; plot(); }
-  if (b.id === "unzoom") { state.zoom = null; plot(); }
 });
 
 // -- audit -----------------------------------------------------------------------------------
@@ -344,51 +481,183 @@ async function loadAudit() {
     <td>${esc(a.payload)}</td><td class="${a.ok ? "" : "error"}">${a.ok ? "ok" : esc(a.error || "no reply")}</td></tr>`).join("");
 }
 
-// -- trends ----------------------------------------------------------------------------------
+// -- trends: several series, readable names and units, presets, live tail, zoom, export ---------
 let allSeries = [];
+state.trend = { keys: [], data: null };
+
 async function loadSeries() {
   const r = await api("/api/series");
   if (r.status !== 200) return;
-  allSeries = r.body;
+  // words, not numbers: nothing to plot
+  allSeries = r.body.filter((k) => !/:(fsm_state|reason|message|status_text|model)$/.test(k));
   fillSeries();
+  fillPresets();
 }
+
+function parseKey(key) {
+  const [head, field] = [key.slice(0, key.lastIndexOf(":")), key.slice(key.lastIndexOf(":") + 1)];
+  const [meas, ...pairs] = head.split(",");
+  return { meas, field, tags: Object.fromEntries(pairs.map((p) => p.split("="))) };
+}
+
+const FIELD_NAMES = { hv_vMon: "HV V", hv_iMon: "HV I", lv_vMon: "LV V", lv_iMon: "LV I", hv_setV: "HV set V",
+  lv_setV: "LV set V", vmon: "V", imon: "I", vset: "set V", temperature: "T", humidity: "RH", dewpoint: "dew point",
+  internal_temp: "bath T", power: "power", CO2_TT05: "CO2 supply T", CO2_TT06: "CO2 return T", CO2_FT01: "CO2 flow" };
+
+// a Julabo's and a MARTA's, whatever the history schema calls their measurement
+const COOLING_FIELDS = ["internal_temp", "external_temp", "setpoint_1", "power", "CO2_TT05", "CO2_TT06",
+                        "temperature_setpoint"];
+
+function unitOf(field) {
+  if (field === "hv_iMon" || field === "hv_setI") return "µA";
+  if (/iMon|imon|_setI$|iset/.test(field)) return "A";
+  if (/vMon|vmon|setV|vset/.test(field)) return "V";
+  if (/temp|dewpoint|_TT|setpoint/i.test(field)) return "°C";
+  if (/humidity/.test(field)) return "%RH";
+  if (field === "power") return "%";
+  if (/_FT/.test(field)) return "g/s";
+  if (/margin/.test(field)) return "K";
+  return "";
+}
+
+function labelOf(key) {
+  const k = parseKey(key);
+  const who = k.tags.module || k.tags.sensor || k.tags.channel && `${k.meas} ch${k.tags.channel}` || k.tags.service || k.meas;
+  const unit = unitOf(k.field);
+  return `${who} ${FIELD_NAMES[k.field] || k.field}${unit ? ` (${unit})` : ""}`;
+}
+
+function presets() {
+  const out = [];
+  const by = (pred) => allSeries.filter((s) => pred(parseKey(s)));
+  const modules = [...new Set(allSeries.map((s) => parseKey(s).tags.module).filter(Boolean))].sort();
+  // the dew points against the surfaces that could reach them (a chiller's bath, the CO2)
+  const env = by((k) => (k.meas === "sensors" && ["temperature", "dewpoint"].includes(k.field))
+                        || ["internal_temp", "CO2_TT05"].includes(k.field));
+  if (env.length) out.push(["Environment: temperatures and dew points", env]);
+  const chiller = by((k) => COOLING_FIELDS.includes(k.field));
+  if (chiller.length) out.push(["Chiller", chiller]);
+  for (const m of modules) {
+    out.push([`${m}: HV V and I`, by((k) => k.tags.module === m && ["hv_vMon", "hv_iMon"].includes(k.field))]);
+    out.push([`${m}: LV V and I`, by((k) => k.tags.module === m && ["lv_vMon", "lv_iMon", "vmon", "imon"].includes(k.field))]);
+  }
+  return out.filter(([, keys]) => keys.length);
+}
+
+function fillPresets() {
+  const sel = $("#preset");
+  const cur = sel.value;
+  sel.innerHTML = `<option value="">presets…</option>` + presets().map(([name]) => `<option${name === cur ? " selected" : ""}>${esc(name)}</option>`).join("");
+}
+
 function fillSeries() {
   const f = $("#series-filter").value;
   const cur = $("#series").value;
-  $("#series").innerHTML = allSeries.filter((s) => s.includes(f)).map((s) => `<option${s === cur ? " selected" : ""}>${esc(s)}</option>`).join("");
+  $("#series").innerHTML = allSeries.filter((s) => s.includes(f) || labelOf(s).includes(f))
+    .map((s) => `<option value="${esc(s)}"${s === cur ? " selected" : ""}>${esc(labelOf(s))} — ${esc(s)}</option>`).join("");
 }
 $("#series-filter").addEventListener("input", fillSeries);
 $("#series").addEventListener("focus", loadSeries, { once: true });
+$("#preset").addEventListener("focus", loadSeries, { once: true });
+$("#preset").addEventListener("change", () => {
+  const hit = presets().find(([name]) => name === $("#preset").value);
+  if (hit) setSeries(hit[1]);
+});
+
+function setSeries(keys) {
+  state.trend.keys = [...new Set(keys)].slice(0, 12);
+  state.zoom = null;
+  $("#chosen").innerHTML = state.trend.keys.map((k) => `<li title="${esc(k)}">${esc(labelOf(k))} <button type="button" class="drop" data-key="${esc(k)}" aria-label="remove ${esc(labelOf(k))}">×</button></li>`).join("");
+  plot();
+}
+
+async function presetModule(m) {
+  if (!allSeries.length) await loadSeries();
+  const keys = allSeries.filter((s) => { const k = parseKey(s); return k.tags.module === m && /^(hv|lv)_[vi]Mon$|^[vi]mon$/.test(k.field); });
+  setSeries(keys);
+}
 
 async function plot() {
-  const series = $("#series").value;
-  if (!series) return;
+  const keys = state.trend.keys;
+  if (state.plot) { state.plot.destroy(); state.plot = null; }
+  $("#plot-empty").hidden = keys.length > 0;
+  if (!keys.length) return;
   const now = Date.now() / 1000;
   const [start, end] = state.zoom || [now - parseFloat($("#range").value), now];
-  const width = Math.max(200, $("#plot").clientWidth);
-  const r = await api(`/api/history?series=${encodeURIComponent(series)}&start=${start}&end=${end}&n=${Math.round(width / 2)}`);
-  if (r.status !== 200) return notice(`history: ${(r.body && r.body.detail) || r.status}`, false);
-  const d = r.body;
-  const data = [d.ts, d.min, d.mean, d.max];
-  if (state.plot && state.plot.series[2].label === series) { state.plot.setData(data); return; }
-  if (state.plot) state.plot.destroy();
-  const opts = {
-    width, height: 320, title: series,
-    scales: { x: { time: true } },
-    series: [{}, { label: "min", stroke: "#3b82c488" }, { label: series, stroke: "#e6e9ed", width: 1.5 },
-             { label: "max", stroke: "#d8443a88" }],
-    axes: [{ stroke: "#8a96a3", grid: { stroke: "#2a323b" } }, { stroke: "#8a96a3", grid: { stroke: "#2a323b" } }],
+  const width = Math.max(260, $("#plot").clientWidth);
+  const n = Math.round(width / 3);
+  const got = await Promise.all(keys.map((k) => api(`/api/history?series=${encodeURIComponent(k)}&start=${start}&end=${end}&n=${n}`)));
+  const bad = got.find((r) => r.status !== 200);
+  if (bad) return notice(`history: ${(bad.body && bad.body.detail) || bad.status}`, false);
+  if (keys !== state.trend.keys) return;  // another choice came meanwhile
+  const data = uPlot.join(got.map((r) => [r.body.ts, r.body.mean]));
+  const units = [...new Set(keys.map((k) => unitOf(parseKey(k).field)))];
+  const axis = { stroke: "#8a96a3", grid: { stroke: "#2a323b" } };
+  state.trend.end = end;
+  const span = end - start;
+  // the range asked for, moving on with the live tail
+  const scales = { x: { time: true, range: () => state.zoom ? [start, end] : [state.trend.end - span, state.trend.end] } };
+  units.forEach((u) => { scales[u || "-"] = { auto: true }; });
+  const axes = [axis, ...units.slice(0, 2).map((u, i) => ({ ...axis, scale: u || "-", label: u, side: i ? 1 : 3, size: 60,
+                                                           grid: { show: i === 0, stroke: "#2a323b" } }))];
+  state.trend.data = data;
+  state.plot = new uPlot({
+    width, height: 340, scales, axes, legend: { live: true },
+    series: [{}, ...keys.map((k, i) => ({ label: labelOf(k), scale: unitOf(parseKey(k).field) || "-",
+                                          stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true }))],
     hooks: { setSelect: [(u) => {
       if (u.select.width < 5) return;
       state.zoom = [u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x")];
-      u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
-      plot();
+      plot();  // the zoomed range again, at full resolution
     }] },
     cursor: { drag: { x: true, y: false, setScale: false } },
-  };
-  state.plot = new uPlot(opts, data, $("#plot"));
+  }, data, $("#plot"));
 }
-setInterval(() => { if ($("#live").checked && !state.zoom && state.plot) plot(); }, 5000);
+
+// live tail: the plotted series' values as they arrive on the WebSocket, between refetches
+function liveValue(key) {
+  const k = parseKey(key);
+  const svc = k.tags.service || k.meas.split(".")[0];
+  const topic = k.tags.channel ? `${svc}/channel/${k.tags.channel}` : k.tags.sensor ? `${roots.sensors}/${k.tags.sensor}` : `${svc}/status`;
+  const p = T(topic);
+  const v = p && p[k.field];
+  return p && typeof v === "number" && isFinite(v) && typeof p.ts === "number" ? [p.ts, v] : null;
+}
+
+function tail() {
+  const d = state.trend.data;
+  if (!state.plot || !d || state.zoom || !$("#live").checked) return;
+  const vals = state.trend.keys.map(liveValue);
+  const ts = Math.max(...vals.map((v) => (v ? v[0] : 0)));
+  if (!ts || ts <= d[0][d[0].length - 1]) return;
+  d[0].push(ts);
+  state.trend.end = ts;
+  vals.forEach((v, i) => d[i + 1].push(v ? v[1] : null));
+  state.plot.setData(d);
+}
+setInterval(tail, 1000);
+setInterval(() => { if ($("#live").checked && !state.zoom && state.plot && state.page !== "runs") plot(); }, 60000);
+
+function download(name, href) {
+  const a = document.createElement("a");
+  a.href = href; a.download = name;
+  document.body.appendChild(a); a.click(); a.remove();
+}
+
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button");
+  if (!b) return;
+  if (b.classList.contains("drop")) setSeries(state.trend.keys.filter((k) => k !== b.dataset.key));
+  if (b.id === "add-series" && $("#series").value) setSeries([...state.trend.keys, $("#series").value]);
+  if (b.id === "unzoom") { state.zoom = null; plot(); }
+  if (b.id === "csv" && state.trend.data) {
+    const d = state.trend.data;
+    const rows = [["time_utc", ...state.trend.keys.map(labelOf)].join(",")];
+    for (let i = 0; i < d[0].length; i++) rows.push([new Date(d[0][i] * 1000).toISOString(), ...d.slice(1).map((s) => s[i] ?? "")].join(","));
+    download("trend.csv", URL.createObjectURL(new Blob([rows.join("\n") + "\n"], { type: "text/csv" })));
+  }
+  if (b.id === "png" && state.plot) download("trend.png", state.plot.ctx.canvas.toDataURL("image/png"));
+});
 setInterval(loadAudit, 10000);
 
 start();
@@ -470,7 +739,6 @@ async function showRun(id) {
 
 // -- IV curves: I against |V|, every module of every scan clicked, overlaid --------------------
 state.iv = new Map();
-const COLORS = ["#3b82c4", "#2e9e5b", "#d9a21b", "#d8443a", "#9b59b6", "#1abc9c", "#e67e22", "#ecf0f1"];
 
 function drawIv() {
   const box = $("#iv-box");
