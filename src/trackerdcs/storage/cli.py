@@ -132,9 +132,8 @@ def cmd_query(args: argparse.Namespace) -> int:
             where = {t: getattr(args, t) for t in TAGS if getattr(args, t)}
             events = h.events(start, end, where, args.limit)
             if args.format == "json":
-                rows = [{"ts": ts, "text": text, **{t: tags.get(t, "") for t in TAGS}}
-                        for ts, tags, text in events]  # fmt: skip
-                print(json.dumps(rows))
+                print(json.dumps([{"ts": ts, "text": text, **{t: tags.get(t, "") for t in TAGS}}
+                                  for ts, tags, text in events]))  # fmt: skip
             for ts, tags, text in [] if args.format == "json" else reversed(events):
                 level, kind = tags.get("level", ""), tags.get("kind", "")
                 print(f"{_iso(ts, 'milliseconds')}  {level:<7} {kind:<9} {text}")
