@@ -137,3 +137,25 @@ def test_the_event_log_and_a_modules_own_history(demo: Demo, login, latched_alar
     assert all(t == module for t in mine.locator(".mod").all_inner_texts())
     expect(page.locator("#chosen li")).to_have_count(4)  # its LV and HV, V and I
     expect(page.locator("#plot canvas").first).to_be_visible()
+    # set-points and limits from the module's page: within the stand's limits, or refused
+    form = page.locator("#module-set")
+    inside(page, form.locator("button[type=submit]"), "Apply")
+    form.locator("input[name=hv-v]").fill("5000")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".notice.error").first).to_contain_text("refused")
+    form.locator("input[name=hv-v]").fill("250")
+    form.locator("input[name=lv-i]").fill("2.5")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("input[name=hv-v]")).to_have_attribute("placeholder", "250", timeout=10000)
+    expect(form.locator("input[name=lv-i]")).to_have_attribute("placeholder", "2.5")
+    expect(page.locator("#module-values")).to_contain_text("250.0 V")
+    expect(mine.filter(has_text="setv/hv/1 250 by operator (web): done")).to_have_count(
+        1, timeout=10000
+    )
+    shot(page, "desk-module")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    no_sideways_scroll(page, "a module's page")
+    inside(page, form.locator("button[type=submit]"), "Apply at phone width")
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "phone-module")

@@ -196,10 +196,43 @@ function renderModulePage() {
   const ext = c && c.lv_board === null ? lvOutput(m) : null;
   const rows = c ? [["LV", `${num(ext ? ext.vmon : c.lv_vMon)} V, ${num(ext ? ext.imon : c.lv_iMon, 3)} A`],
                     ["HV", `${num(c.hv_vMon, 1)} V, ${num(c.hv_iMon, 3)} µA`],
-                    ["HV set", `${num(c.hv_setV, 1)} V, limit ${num(c.hv_setI, 1)} µA`],
+                    ["HV set", `${num(c.hv_setV, 1)} V, limit ${num(c.hv_maxI, 1)} µA`],
                     ["Read", c.ts ? new Date(c.ts * 1000).toLocaleTimeString() : "–"]] : [];
   $("#module-values").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
+  const form = $("#module-set");
+  const place = { "lv-v": ext ? ext.vset : c?.lv_setV, "lv-i": ext ? ext.iset : c?.lv_maxI, "hv-v": c?.hv_setV, "hv-i": c?.hv_maxI };
+  for (const [name, v] of Object.entries(place)) form.elements[name].placeholder = typeof v === "number" ? v : "";
+  $("#module-clear").hidden = !(c && (c.fsm_state === "ERROR" || ext?.fsm_state === "ERROR"));
 }
+
+// set-points and limits: each value typed is one command, to the supply that owns that side;
+// the service checks it against the stand's limits and says why when it refuses
+$("#module-set").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const c = channels().find((x) => x.module === state.module);
+  if (!c) return notice("no channel carries this module", false);
+  const ext = c.lv_board === null ? lvOutput(c.module) : null;
+  const f = new FormData(ev.target);
+  const orders = [["lv-v", ext ? [roots.lv_supply, `setv/${ext.id}`] : [roots.modules, `setv/lv/${c.id}`]],
+                  ["lv-i", ext ? [roots.lv_supply, `seti/${ext.id}`] : [roots.modules, `seti/lv/${c.id}`]],
+                  ["hv-v", [roots.modules, `setv/hv/${c.id}`]], ["hv-i", [roots.modules, `seti/hv/${c.id}`]]];
+  let sent = 0;
+  for (const [name, [svc, command]] of orders) {
+    const v = parseFloat(f.get(name));
+    if (isNaN(v)) continue;
+    sent++;
+    const r = await cmd(svc, command, v);
+    if (r.ok) ev.target.elements[name].value = "";
+  }
+  if (!sent) notice("type a value first", false);
+});
+$("#module-clear").addEventListener("click", () => {
+  const c = channels().find((x) => x.module === state.module);
+  if (!c) return;
+  const ext = c.lv_board === null ? lvOutput(c.module) : null;
+  if (ext && ext.fsm_state === "ERROR") cmd(roots.lv_supply, `clear/${ext.id}`);
+  else cmd(roots.modules, "clear");
+});
 
 // -- event log -------------------------------------------------------------------------------
 const evKnown = { service: new Set(), module: new Set() };
