@@ -293,7 +293,9 @@ class CaenService(Service):
             problems = []
             for ch in targets:
                 if ch.state in ("DISCONNECTED", "INIT"):
-                    problems.append(f"channel {ch.id} is {ch.state}")
+                    # with its LV elsewhere: whose word is missing (`LV of M1 is unknown …`)
+                    why = f" ({ch.reason})" if ch.reason else ""
+                    problems.append(f"channel {ch.id} is {ch.state}{why}")
                 elif ch.state == "ERROR":
                     problems.append(f"channel {ch.id} is in ERROR ({ch.reason}): clear first")
                 elif side == "hv" and (ext := ch.external_lv) is not None:
