@@ -109,7 +109,15 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
     def publish(sup: Supervisor) -> None:
         bus.publish_state("supervisor/processes", {"processes": sup.status()})
 
-    sup = Supervisor(specs, env=env, on_change=publish, keep_fds=(lock.fd,))
+    stopped: list[bool] = []
+
+    def bus_off() -> None:
+        if not stopped:
+            stopped.append(True)
+            bus.stop()
+
+    sup = Supervisor(specs, env=env, on_change=publish, keep_fds=(lock.fd,),
+                     before_broker=bus_off)  # fmt: skip
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sup.stop())
     if banner:
@@ -121,7 +129,7 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
     try:
         return sup.run()
     finally:
-        bus.stop()
+        bus_off()
         lock.release()
 
 

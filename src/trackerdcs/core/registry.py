@@ -37,6 +37,9 @@ class Family:
     # ports to free ones, so that tests and benchmarks can run copies of a stand side by side
     relocate: str | None = None
     order: int = 50  # start order (lower first); consumers stop first
+    # stopped before every other process on a deliberate stop: safety, whose rules would read
+    # the others going away as faults (the power supplies' watchdogs outlast the stop)
+    stop_first: bool = False
     roles: frozenset[str] = frozenset()
     ui: dict[str, Any] = field(default_factory=dict)  # panel hints for the web UI
     # the reference history schema of the family's topics (recorder, Telegraf config)

@@ -52,6 +52,9 @@ async def serve(host: str, port: int, stop: asyncio.Event) -> None:
 
 
 def run(host: str = "127.0.0.1", port: int = 1883) -> None:
+    # amqtt's session state machine logs every transition of every client at INFO
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -1,4 +1,5 @@
-"""What processes a stand needs, in start order (stopped in reverse)."""
+"""What processes a stand needs, in start order (stopped in reverse, `stop_first` ones
+before all)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class ProcessSpec:
     argv: list[str]
     kind: str  # broker | sim | service
     env: dict[str, str] = field(default_factory=dict)
+    stop_first: bool = False  # its family's `stop_first`
 
 
 def _cli(*args: str) -> list[str]:
@@ -41,5 +43,6 @@ def plan(stand: Stand, config: Path) -> list[ProcessSpec]:
     for name, fam in fams.items():
         section = stand.section(name)
         if fam.service and section is not None and section.enabled:
-            specs.append(ProcessSpec(name, _cli("run", name, "--config", cfg), "service"))
+            specs.append(ProcessSpec(name, _cli("run", name, "--config", cfg), "service",
+                                     stop_first=fam.stop_first))  # fmt: skip
     return specs

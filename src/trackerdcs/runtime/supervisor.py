@@ -68,6 +68,7 @@ class Supervisor:
         stop_timeout: float = 15.0,
         on_change: Callable[[Supervisor], None] | None = None,
         keep_fds: tuple[int, ...] = (),
+        before_broker: Callable[[], None] | None = None,
     ):
         self.children = [Child(s) for s in specs]
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
@@ -77,6 +78,8 @@ class Supervisor:
         self.stop_timeout = stop_timeout
         self.on_change = on_change
         self.keep_fds = keep_fds  # the stand lock: held until the last child exits
+        # our own bus client goes before the embedded broker does (else it says it lost it)
+        self.before_broker = before_broker
         self._stop = threading.Event()
         self._out_lock = threading.Lock()
         self.width = max((len(c.spec.name) for c in self.children), default=8)
@@ -171,7 +174,10 @@ class Supervisor:
         self._stop.set()
 
     def shutdown(self) -> None:
-        for child in reversed(self.children):
+        first = [c for c in self.children if c.spec.stop_first]
+        for child in first + [c for c in reversed(self.children) if c not in first]:
+            if child.spec.kind == "broker" and self.before_broker is not None:
+                self.before_broker()
             self._terminate(child)
 
     def run(self) -> int:

@@ -7,5 +7,6 @@ FAMILY = Family(
     config="trackerdcs.safety.config:SafetyConfig",
     service="trackerdcs.safety.service:SafetyService",
     order=10,
+    stop_first=True,
     ui={"panel": "safety"},
 )

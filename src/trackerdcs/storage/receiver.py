@@ -68,6 +68,7 @@ class Receiver:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self.connected = False  # a disconnect we asked for: nothing to warn about
         self.client.disconnect()
         self.client.loop_stop()
 
