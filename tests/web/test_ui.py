@@ -111,6 +111,27 @@ def test_trend_chart_shows_recorded_data(demo: Demo, login) -> None:
         page.click("#csv")
     head = Path(got.value.path()).read_text().splitlines()[0]
     assert head.startswith("time_utc,") and "room T (°C)" in head
+    with page.expect_download() as got:
+        page.click("#png")
+    assert Path(got.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a drag over the chart zooms: that range is fetched again (not merely stretched)
+    asked: list[str] = []
+    box = page.locator("#plot .u-over").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.9, y, steps=8)
+    page.on("request", lambda r: asked.append(r.url) if "/api/history" in r.url else None)
+    page.mouse.up()
+    page.wait_for_function("state.zoom !== null", timeout=5000)
+    zoom = page.evaluate("state.zoom")
+    assert 0.2 * 600 < zoom[1] - zoom[0] < 0.6 * 600  # about 40 % of the 10 minutes
+    for _ in range(50):  # bounded: 5 s
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    assert asked, "the zoomed range was not fetched again"
 
 
 def test_viewer_sees_no_controls_and_cannot_command(demo: Demo, login) -> None:

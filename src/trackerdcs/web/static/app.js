@@ -592,6 +592,7 @@ function fillSeries() {
 $("#series-filter").addEventListener("input", fillSeries);
 $("#series").addEventListener("focus", loadSeries, { once: true });
 $("#preset").addEventListener("focus", loadSeries, { once: true });
+$("#range").addEventListener("change", () => { state.zoom = null; plot(); });
 $("#preset").addEventListener("change", () => {
   const hit = presets().find(([name]) => name === $("#preset").value);
   if (hit) setSeries(hit[1]);
