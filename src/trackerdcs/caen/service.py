@@ -12,8 +12,6 @@ import asyncio
 import time
 from typing import Any
 
-from pydantic import BaseModel
-
 from trackerdcs.caen import protocol
 from trackerdcs.caen.config import CaenConfig
 from trackerdcs.caen.device import Channel
@@ -27,14 +25,10 @@ from trackerdcs.power import limits
 from trackerdcs.power import modules as mp
 from trackerdcs.power.guard import PowerGuard
 from trackerdcs.power.procedure import SAFE_OFF, Procedures
-from trackerdcs.power.safe_off import ramp_down_then_lv_off
+from trackerdcs.power.safe_off import SafeOff, ramp_down_then_lv_off
 
 COALESCE = 0.01  # s
 UNITS = {("lv", "V0Set"): "V", ("lv", "I0Set"): "A", ("hv", "V0Set"): "V", ("hv", "I0Set"): "µA"}
-
-
-class SafeOff(BaseModel):
-    reason: str | None = None
 
 
 class CaenService(Service):
@@ -277,12 +271,12 @@ class CaenService(Service):
     @command("switch/lv", OnOff, help="LV on/off, all active channels")
     @command("switch/lv/+", OnOff, help="LV on/off, one channel")
     def switch_lv(self, cmd: Command, body: OnOff) -> dict[str, Any]:
-        return self._switch("lv", self._targets(cmd), body.value, _by(cmd))
+        return self._switch("lv", self._targets(cmd), body.value, f"by {cmd.sender}")
 
     @command("switch/hv", OnOff, help="HV on/off, all active channels")
     @command("switch/hv/+", OnOff, help="HV on/off, one channel")
     def switch_hv(self, cmd: Command, body: OnOff) -> dict[str, Any]:
-        return self._switch("hv", self._targets(cmd), body.value, _by(cmd))
+        return self._switch("hv", self._targets(cmd), body.value, f"by {cmd.sender}")
 
     def _switch(self, side: str, targets: list[Channel], on: bool, by: str) -> dict[str, Any]:
         if side == "lv":
@@ -416,7 +410,7 @@ class CaenService(Service):
     # -- ordered safe state ----------------------------------------------------------------
     @command("safe_off", SafeOff, help="ordered: HV ramp-down, then LV off")
     def safe_off(self, cmd: Command, body: SafeOff) -> dict[str, Any]:
-        started = self.start_safe_off(f"{body.reason} ({_by(cmd)})" if body.reason else _by(cmd))
+        started = self.start_safe_off(body.why(cmd))
         return {"sequence": SAFE_OFF, "started": started}
 
     def start_safe_off(self, reason: str) -> bool:
@@ -436,7 +430,3 @@ class CaenService(Service):
             self.alarms, f"{self.name}.rampdown", name, self.log,
         )  # fmt: skip
         return self.procedures.start(name, body)
-
-
-def _by(cmd: Command) -> str:
-    return f"by {cmd.user or 'an unnamed sender'}" + (f" ({cmd.via})" if cmd.via else "")

@@ -93,6 +93,10 @@ class Command:
     raw: bytes = b""
     read_only: bool = False  # a viewer's command: asks, changes nothing
 
+    @property
+    def sender(self) -> str:
+        return sender(self.user, self.via)
+
     def model(self, model: type[M]) -> M:
         """Validate the payload: a JSON object as is, a plain value as {"value": ...}."""
         data: Any = self.data if self.data else {}
@@ -109,6 +113,11 @@ class Command:
                 msg = str(e["msg"]).removeprefix("Value error, ")
                 parts.append(f"{loc}: {msg}")
             raise BadCommand("; ".join(parts)) from None
+
+
+def sender(user: str | None, via: str | None) -> str:
+    """Who sent a command, as logs and the event log say it: `ana (web)`."""
+    return f"{user or 'an unnamed sender'}" + (f" ({via})" if via else "")
 
 
 def parse(name: str, raw: bytes) -> Command:

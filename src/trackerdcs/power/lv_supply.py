@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
-
 from trackerdcs.config.model import StandBase
 from trackerdcs.core.commands import Command, Refused, command
 from trackerdcs.core.service import Service
@@ -20,6 +18,7 @@ from trackerdcs.power import modules as mp
 from trackerdcs.power.guard import PowerGuard
 from trackerdcs.power.hv_first import HvFirst
 from trackerdcs.power.procedure import SAFE_OFF, Procedures
+from trackerdcs.power.safe_off import SafeOff
 
 K = TypeVar("K")
 HV_FIRST = "LV off (HV ramp-down first)"
@@ -37,10 +36,6 @@ def roll_up(states: list[str]) -> str:
     if len(set(states)) == 1:
         return states[0]
     return "LV_MIX"
-
-
-class SafeOff(BaseModel):
-    reason: str | None = None
 
 
 class LvSupply(Service, Generic[K]):
@@ -106,7 +101,7 @@ class LvSupply(Service, Generic[K]):
 
     @command("safe_off", SafeOff, help="ordered: each module's HV down, then its LV off")
     def safe_off(self, cmd: Command, body: SafeOff) -> dict[str, Any]:
-        started = self.start_safe_off(body.reason or f"safe_off by {cmd.user or 'bus'}")
+        started = self.start_safe_off(body.why(cmd))
         return {"sequence": SAFE_OFF, "started": started}
 
     def start_safe_off(self, reason: str) -> bool:

@@ -12,8 +12,22 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel
+
 from trackerdcs.core.alarms import AlarmTable
+from trackerdcs.core.commands import Command
 from trackerdcs.core.signal import Signal, wait_for
+
+
+class SafeOff(BaseModel):
+    """The `safe_off` command's payload."""
+
+    reason: str | None = None
+
+    def why(self, cmd: Command) -> str:
+        """The reason, with who asked: `interlock: dewpoint … (by safety)`."""
+        by = f"by {cmd.sender}"
+        return f"{self.reason} ({by})" if self.reason else by
 
 
 class Output(Protocol):
