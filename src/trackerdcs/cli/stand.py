@@ -109,15 +109,8 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
     def publish(sup: Supervisor) -> None:
         bus.publish_state("supervisor/processes", {"processes": sup.status()})
 
-    stopped: list[bool] = []
-
-    def bus_off() -> None:
-        if not stopped:
-            stopped.append(True)
-            bus.stop()
-
     sup = Supervisor(specs, env=env, on_change=publish, keep_fds=(lock.fd,),
-                     before_broker=bus_off)  # fmt: skip
+                     before_broker=bus.stop)  # fmt: skip
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sup.stop())
     if banner:
@@ -129,7 +122,7 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
     try:
         return sup.run()
     finally:
-        bus_off()
+        bus.stop()
         lock.release()
 
 

@@ -19,6 +19,7 @@ class BlockingBus:
         self.bus = Bus(cfg, service=service, client_id=client_id)
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="bus")
         self._runner: Future[None] | None = None
+        self._stopped = False
 
     def subscribe(self, pattern: str, handler: Handler) -> None:
         if self._runner is None:
@@ -63,6 +64,10 @@ class BlockingBus:
         return fut.result(timeout + 2)
 
     def stop(self, timeout: float = 3.0) -> None:
+        """Say offline and disconnect; a second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._runner is not None:
             done = asyncio.run_coroutine_threadsafe(self._shutdown(timeout), self.loop)
             try:
