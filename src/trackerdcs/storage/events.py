@@ -20,8 +20,10 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+from trackerdcs.core.commands import sender
+from trackerdcs.core.ordering import ts_of
 from trackerdcs.storage.points import Point
 
 MEASUREMENT = "events"
@@ -73,8 +75,17 @@ def _value(data: dict[str, Any]) -> str:
 
 
 def _ts(data: Any, now: float) -> float:
-    ts = data.get("ts") if isinstance(data, dict) else None
-    return float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else now
+    ts = ts_of(data)
+    return now if ts is None else ts
+
+
+class Sent(NamedTuple):
+    """A command awaiting its reply."""
+
+    at: float
+    value: str
+    user: str
+    via: str
 
 
 class EventLog:
@@ -83,7 +94,7 @@ class EventLog:
 
     def __init__(self, now: Callable[[], float]):
         self.now = now
-        self._pending: dict[tuple[str, str], tuple[float, str, str, str]] = {}
+        self._pending: dict[tuple[str, str], Sent] = {}
         self._states: dict[str, str] = {}  # topic (or topic#interlock) -> last state seen
         self._alarms: dict[str, tuple[str, str, bool, bool]] = {}
         self._modules: dict[tuple[str, str], str] = {}  # (service, channel id) -> module
@@ -104,23 +115,21 @@ class EventLog:
         elif len(parts) == 2 and parts[1] == "online":
             events = self._online(parts[0], raw, retained)
         elif len(parts) == 3 and parts[1] == "channel":
-            events = self._channel(topic, parts[0], parts[2], raw, retained)
+            events = self._channel(topic, parts[0], parts[2], raw)
         elif len(parts) == 2 and parts[1] == "status":
-            events = self._status(topic, parts[0], raw, retained)
+            events = self._status(topic, parts[0], raw)
         return [self._unique(e.point()) for e in events]
 
     def sweep(self) -> list[Point]:
         """Commands that never got their reply: said, not forgotten silently."""
         now = self.now()
-        late = [k for k, (t, *_rest) in self._pending.items() if now - t > NO_REPLY_AFTER]
+        late = [k for k, sent in self._pending.items() if now - sent.at > NO_REPLY_AFTER]
         out = []
-        for key in late:
-            t, value, user, via = self._pending.pop(key)
-            svc, cid = key
-            out.append(self._unique(Event(t, "command", f"no reply within {NO_REPLY_AFTER:g} s "
-                                          f"to a command{' ' + value if value else ''} "
-                                          f"({cid}){self._by(user, via)}", "warning", svc,
-                                          user=user).point()))  # fmt: skip
+        for (svc, cid), c in ((k, self._pending.pop(k)) for k in late):
+            what = f"a command{' ' + c.value if c.value else ''} ({cid})"
+            text = f"no reply within {NO_REPLY_AFTER:g} s to {what} by {sender(c.user, c.via)}"
+            out.append(self._unique(Event(c.at, "command", text, "warning", svc,
+                                          user=c.user).point()))  # fmt: skip
         return out
 
     # -- commands --------------------------------------------------------------------------
@@ -131,8 +140,8 @@ class EventLog:
         cid = str(data.get("id")) if data.get("id") is not None else f"?{name}"
         if len(self._pending) >= PENDING_MAX:
             self._pending.pop(next(iter(self._pending)))
-        self._pending[(svc, cid)] = (self.now(), _value(data), str(data.get("user") or ""),
-                                     str(data.get("via") or ""))  # fmt: skip
+        self._pending[(svc, cid)] = Sent(self.now(), _value(data), str(data.get("user") or ""),
+                                         str(data.get("via") or ""))  # fmt: skip
 
     def _reply(self, svc: str, raw: bytes) -> list[Event]:
         r = _json(raw)
@@ -143,9 +152,9 @@ class EventLog:
         sent = self._pending.pop((svc, cid), None)
         if r.get("read_only"):
             return []
-        value, user, via = (sent[1], sent[2], sent[3]) if sent else ("", "", "")
-        user = str(r.get("user") or user)
-        via = str(r.get("via") or via)
+        value = sent.value if sent else ""
+        user = str(r.get("user") or (sent.user if sent else ""))
+        via = str(r.get("via") or (sent.via if sent else ""))
         if r.get("ok"):
             outcome, level = "done", "info"
         elif r.get("refused"):
@@ -153,13 +162,8 @@ class EventLog:
         else:
             outcome, level = f"failed: {r.get('error')}", "error"
         what = f"{name}{' ' + value if value else ''}"
-        return [Event(_ts(r, self.now()), "command", f"{what}{self._by(user, via)}: {outcome}",
+        return [Event(_ts(r, self.now()), "command", f"{what} by {sender(user, via)}: {outcome}",
                       level, svc, self._module_of_command(svc, name), user)]  # fmt: skip
-
-    @staticmethod
-    def _by(user: str, via: str) -> str:
-        who = user or "an unnamed sender"
-        return f" by {who}{f' ({via})' if via else ''}"
 
     def _module_of_command(self, svc: str, name: str) -> str:
         last = name.rsplit("/", 1)[-1]
@@ -213,21 +217,19 @@ class EventLog:
         return [Event(self.now(), "service", f"{svc} {'online' if up else 'OFFLINE'}",
                       "info" if up else "warning", svc)]  # fmt: skip
 
-    def _channel(self, topic: str, svc: str, ch: str, raw: bytes, retained: bool) -> list[Event]:
+    def _channel(self, topic: str, svc: str, ch: str, raw: bytes) -> list[Event]:
         m = _STATE.search(raw)
         if m is None:
             return []
         state = m.group(1).decode("utf-8", "replace")
-        before = self._states.get(topic)
-        if before == state and (svc, ch) in self._modules:
+        if self._states.get(topic) == state and (svc, ch) in self._modules:
             return []  # the usual case: a reading with nothing new
         data = _json(raw)
         if not isinstance(data, dict):
             return []
         module = self._modules[(svc, ch)] = str(data.get("module") or "")
-        self._states[topic] = state
-        if before in (None, "INIT") or before == state:
-            # first sight (the state it was in before we listened), or its service starting
+        before = self._moved(topic, state)
+        if before is None:
             return []
         reason = str(data.get("reason") or "")
         who = f"{module} ({svc} channel {ch})" if module else f"{svc} channel {ch}"
@@ -235,7 +237,7 @@ class EventLog:
                       f"{who}: {before} → {state}{': ' + reason if reason else ''}",
                       _LEVEL.get(state, "info"), svc, module)]  # fmt: skip
 
-    def _status(self, topic: str, svc: str, raw: bytes, retained: bool) -> list[Event]:
+    def _status(self, topic: str, svc: str, raw: bytes) -> list[Event]:
         if b'"interlocks"' not in raw and b'"fsm_state"' not in raw:
             return []
         m = _STATE.search(raw)
@@ -247,27 +249,29 @@ class EventLog:
             return []
         ts, out = _ts(data, self.now()), []
         state = data.get("fsm_state")
-        if isinstance(state, str):
-            before = self._states.get(topic)
-            self._states[topic] = state
-            if before not in (None, "INIT", state):
-                why = str(data.get("message") or data.get("reason") or "")
-                text = f"{svc}: {before} → {state}{': ' + why if why else ''}"
-                out.append(Event(ts, "state", text, _LEVEL.get(state, "info"), svc))
+        if isinstance(state, str) and (before := self._moved(topic, state)) is not None:
+            why = str(data.get("message") or data.get("reason") or "")
+            text = f"{svc}: {before} → {state}{': ' + why if why else ''}"
+            out.append(Event(ts, "state", text, _LEVEL.get(state, "info"), svc))
         interlocks = data.get("interlocks")
         if isinstance(interlocks, dict):
             for name, il in sorted(interlocks.items()):
                 if not isinstance(il, dict):
                     continue
-                key, st = f"{topic}#{name}", str(il.get("state"))
-                before = self._states.get(key)
-                self._states[key] = st
-                if before is None or before == st:
+                st = str(il.get("state"))
+                if (was := self._moved(f"{topic}#{name}", st)) is None:
                     continue
                 msg = str(il.get("message") or "")
-                text = f"interlock {name}: {before} → {st}{': ' + msg if msg else ''}"
+                text = f"interlock {name}: {was} → {st}{': ' + msg if msg else ''}"
                 out.append(Event(ts, "interlock", text, _LEVEL.get(st, "info"), svc))
         return out
+
+    def _moved(self, key: str, state: str) -> str | None:
+        """Remember `state` under `key`; the state before it when this is a change we saw
+        happen (not a first sight, nor a service starting from INIT), else None."""
+        before = self._states.get(key)
+        self._states[key] = state
+        return None if before in (None, "INIT", state) else before
 
     def _unique(self, p: Point) -> Point:
         """Two events of one tag set never share a time (a historian keeps one point per
