@@ -133,11 +133,13 @@ function route() {
 }
 window.addEventListener("hashchange", route);
 
-function channels() {
-  const svc = roots.modules;
+// a power service's channels (`<svc>/channel/<n>`), in channel order
+function channelsOf(svc) {
+  if (!svc) return [];
   return Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`))
     .map(([, c]) => c).filter((c) => c && c.id !== undefined).sort((a, b) => a.id - b.id);
 }
+function channels() { return channelsOf(roots.modules); }
 
 function activeAlarms() {
   return Object.entries(state.topics).filter(([t, a]) => t.startsWith("alarms/") && a && a.severity && a.severity !== "OK")
@@ -189,11 +191,11 @@ function renderSummary() {
 function renderModulePage() {
   if (state.page !== "module") return;
   const m = state.module;
-  const c = channels().find((x) => x.module === m);
+  const c = moduleChannel();
   $("#module-name").textContent = m;
   setState($("#module-state"), c ? c.fsm_state : "?");
   $("#module-where").textContent = c ? `${roots.modules} channel ${c.id}` + (c.reason ? ` — ${c.reason}` : "") : "no channel of this stand carries this module";
-  const ext = c && c.lv_board === null ? lvOutput(m) : null;
+  const ext = lvOf(c);
   const rows = c ? [["LV", `${num(ext ? ext.vmon : c.lv_vMon)} V, ${num(ext ? ext.imon : c.lv_iMon, 3)} A`],
                     ["HV", `${num(c.hv_vMon, 1)} V, ${num(c.hv_iMon, 3)} µA`],
                     ["HV set", `${num(c.hv_setV, 1)} V, limit ${num(c.hv_maxI, 1)} µA`],
@@ -209,9 +211,9 @@ function renderModulePage() {
 // the service checks it against the stand's limits and says why when it refuses
 $("#module-set").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const c = channels().find((x) => x.module === state.module);
+  const c = moduleChannel();
   if (!c) return notice("no channel carries this module", false);
-  const ext = c.lv_board === null ? lvOutput(c.module) : null;
+  const ext = lvOf(c);
   const f = new FormData(ev.target);
   const orders = [["lv-v", ext ? [roots.lv_supply, `setv/${ext.id}`] : [roots.modules, `setv/lv/${c.id}`]],
                   ["lv-i", ext ? [roots.lv_supply, `seti/${ext.id}`] : [roots.modules, `seti/lv/${c.id}`]],
@@ -227,9 +229,9 @@ $("#module-set").addEventListener("submit", async (ev) => {
   if (!sent) notice("type a value first", false);
 });
 $("#module-clear").addEventListener("click", () => {
-  const c = channels().find((x) => x.module === state.module);
+  const c = moduleChannel();
   if (!c) return;
-  const ext = c.lv_board === null ? lvOutput(c.module) : null;
+  const ext = lvOf(c);
   if (ext && ext.fsm_state === "ERROR") cmd(roots.lv_supply, `clear/${ext.id}`);
   else cmd(roots.modules, "clear");
 });
@@ -315,8 +317,7 @@ function renderModules() {
   const svc = roots.modules;
   const st = T(`${svc}/status`);
   setState($("#caen-state"), online(svc) ? st?.fsm_state : "OFFLINE");
-  const chans = Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`))
-    .map(([, c]) => c).filter((c) => c && c.id !== undefined).sort((a, b) => a.id - b.id);
+  const chans = channels();
   const tbody = $("#modules tbody");
   const stale = online(svc) ? "" : "stale";
   for (const c of chans) {
@@ -342,7 +343,7 @@ function renderModules() {
     $(".state", tr).title = c.reason || "";
     $(".reason", tr).textContent = c.reason || "";  // why it is off or in error, in words
     // a module whose LV is another supply's output (an HMP): that output's values and switch
-    const ext = c.lv_board === null ? lvOutput(c.module) : null;
+    const ext = lvOf(c);
     tr.dataset.lv = ext ? `${roots.lv_supply} switch/${ext.id}` : `${svc} switch/lv/${c.id}`;
     $(".lv-v", tr).textContent = num(ext ? ext.vmon : c.lv_vMon);
     $(".lv-i", tr).textContent = num(ext ? ext.imon : c.lv_iMon, 3);
@@ -353,12 +354,12 @@ function renderModules() {
   }
 }
 
-function lvOutputs() {
-  const svc = roots.lv_supply;
-  if (!svc) return [];
-  return Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`))
-    .map(([, c]) => c).filter((c) => c && c.id !== undefined).sort((a, b) => a.id - b.id);
-}
+function lvOutputs() { return channelsOf(roots.lv_supply); }
+
+// the LV-supply output of a CAEN channel without LV of its own (an HMP), else null
+function lvOf(c) { return c && c.lv_board === null ? lvOutput(c.module) : null; }
+
+function moduleChannel() { return channels().find((x) => x.module === state.module); }
 
 function lvOutput(module) {
   return module ? lvOutputs().find((o) => o.module === module) || null : null;
@@ -471,14 +472,13 @@ document.addEventListener("click", (ev) => {
   const all = { "all-lv-on": ["lv", "on"], "all-lv-off": ["lv", "off"], "all-hv-on": ["hv", "on"], "all-hv-off": ["hv", "off"] }[b.id];
   // powering every module at once is asked twice; switching off never is
   if (all && all[1] === "on") {
-    const n = Object.entries(state.topics).filter(([t, c]) => t.startsWith(`${svc}/channel/`) && c && c.active).length;
+    const n = channels().filter((c) => c.active).length;
     if (!confirm(`Switch ${all[0].toUpperCase()} on for all ${n} modules?`)) return notice(`${all[0].toUpperCase()} on for all modules: not sent`, false);
   }
   if (all && all[0] === "lv" && roots.lv_supply) {
     // modules on an LV supply of their own, and any the mainframe powers itself
     cmd(roots.lv_supply, "switch", all[1]);
-    const chans = Object.entries(state.topics).filter(([t]) => t.startsWith(`${svc}/channel/`)).map(([, c]) => c);
-    if (chans.some((c) => c && c.active && c.lv_board !== null)) cmd(svc, "switch/lv", all[1]);
+    if (channels().some((c) => c.active && c.lv_board !== null)) cmd(svc, "switch/lv", all[1]);
   } else if (all) cmd(svc, `switch/${all[0]}`, all[1]);
   if (b.id === "lvps-clear") cmd(roots.lv_supply, "clear");
   if (b.id === "sb-master-on") cmd(roots.switchbox, "switch/lv", "on");
