@@ -26,6 +26,8 @@ def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) ->
 
 
 class StandProcesses:
+    """`with StandProcesses(...).start(*names) as procs:` stops them all at the end."""
+
     def __init__(self, path: Path, stand: Stand, logdir: Path):
         self.specs: dict[str, ProcessSpec] = {s.name: s for s in plan(stand, path)}
         self.logdir = logdir
@@ -52,3 +54,9 @@ class StandProcesses:
     def stop(self) -> None:
         for name in reversed(list(self.procs)):
             stop_process(self.procs.pop(name))
+
+    def __enter__(self) -> StandProcesses:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()  # whatever it started, stopped and reaped
