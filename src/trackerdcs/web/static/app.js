@@ -611,8 +611,10 @@ async function presetModule(m) {
   setSeries(keys);
 }
 
+let plotAsked = 0;
 async function plot() {
   const keys = state.trend.keys;
+  const asked = ++plotAsked;
   if (state.plot) { state.plot.destroy(); state.plot = null; }
   $("#plot-empty").hidden = keys.length > 0;
   if (!keys.length) return;
@@ -623,7 +625,8 @@ async function plot() {
   const got = await Promise.all(keys.map((k) => api(`/api/history?series=${encodeURIComponent(k)}&start=${start}&end=${end}&n=${n}`)));
   const bad = got.find((r) => r.status !== 200);
   if (bad) return notice(`history: ${(bad.body && bad.body.detail) || bad.status}`, false);
-  if (keys !== state.trend.keys) return;  // another choice came meanwhile
+  if (asked !== plotAsked) return;  // another choice or range came meanwhile: its draw wins
+  if (state.plot) { state.plot.destroy(); state.plot = null; }
   const data = uPlot.join(got.map((r) => [r.body.ts, r.body.mean]));
   const units = [...new Set(keys.map((k) => unitOf(parseKey(k).field)))];
   const axis = { stroke: "#8a96a3", grid: { stroke: "#2a323b" } };
