@@ -34,6 +34,13 @@ def register(commands: Any) -> None:
                         "OS user running the command)")  # fmt: skip
     p.set_defaults(func=cmd_cmd)
 
+    p = commands.add_parser("health", help="exit 0 if a service says it is online (a "
+                            "container's health check)")  # fmt: skip
+    p.add_argument("service")
+    p.add_argument("--config", "-c", required=True, help="stand file")
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.set_defaults(func=cmd_health)
+
 
 def collect_status(bus: BlockingBus, wait: float) -> dict[str, dict[str, Any]]:
     """Gather retained `<svc>/online` and JSON state topics until the flow settles."""
@@ -189,3 +196,32 @@ def cmd_cmd(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """The service's retained `<service>/online`, read with its own account (in the pod a
+    container holds only its own password)."""
+    from trackerdcs.cli.common import load_or_exit
+    from trackerdcs.core import topics
+
+    stand = load_or_exit(args.config)
+    bus = BlockingBus(stand.bus.account(args.service, stand.base_dir))
+    said: list[str] = []
+    got = threading.Event()
+
+    def on_msg(msg: Message) -> None:
+        said.append(msg.text.strip().lower())
+        got.set()
+
+    bus.subscribe(topics.online(args.service), on_msg)
+    try:
+        if not bus.start(wait=args.timeout):
+            print(f"{args.service}: broker not reached: {bus.last_error}", file=sys.stderr)
+            return 1
+        got.wait(args.timeout)
+    finally:
+        bus.stop()
+    if said and said[-1] == "true":
+        return 0
+    print(f"{args.service}: {'says ' + said[-1] if said else 'no availability'}", file=sys.stderr)
+    return 1

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from trackerdcs.cli.common import load_or_exit
+from trackerdcs.deploy.images import IMAGES
 
 
 def register(commands: Any, sim: Any) -> None:
@@ -25,6 +26,37 @@ def register(commands: Any, sim: Any) -> None:
     ma.add_argument("--out", "-o", required=True, help="folder (bus.accounts_dir)")
     ma.add_argument("--new-passwords", action="store_true", help="replace existing passwords")
     ma.set_defaults(func=cmd_mqtt_accounts)
+
+    b = sub.add_parser("build", help="build the pod's images locally (mmdebstrap, podman)")
+    b.add_argument("images", nargs="*", choices=[[], *IMAGES], metavar="IMAGE",
+                   help=f"some of {', '.join(IMAGES)} (default: all)")  # fmt: skip
+    b.add_argument("--tag", default="latest")
+    b.add_argument("--source", default=None, help="trackerdcs checkout (default: this one)")
+    b.add_argument("--rebuild-base", action="store_true", help="make the Debian base again")
+    b.add_argument("--mirror", default=None, help="Debian mirror for the base")
+    b.set_defaults(func=cmd_build)
+    k = sub.add_parser("kube", help="write the pod (kube YAML, compose, Grafana, Node-RED, "
+                       "Mosquitto) into the deployment folder")  # fmt: skip
+    k.add_argument("--config", "-c", required=True)
+    k.set_defaults(func=cmd_kube)
+    for verb, what in (("up", "start the pod (`podman play kube`)"),
+                       ("down", "stop and remove the pod (its volumes stay)"),
+                       ("status", "the pod's containers and their health")):  # fmt: skip
+        v = sub.add_parser(verb, help=what)
+        v.add_argument("--config", "-c", required=True)
+        v.set_defaults(func=cmd_pod, verb=verb)
+
+    s = commands.add_parser("secrets", help="the deployment's passwords, keys and certificates")
+    ss = s.add_subparsers(dest="action", required=True)
+    si = ss.add_parser("init", help="make every missing secret (never replaces one)")
+    si.add_argument("--config", "-c", required=True)
+    si.add_argument("--tls-name", action="append", default=[],
+                    help="another host name the broker is reached by (repeatable)")  # fmt: skip
+    si.set_defaults(func=cmd_secrets)
+    sr = ss.add_parser("rotate", help="a new value for one secret; restart the pod after")
+    sr.add_argument("name", help="e.g. mqtt/caen, web/operator, influx/grafana, tls")
+    sr.add_argument("--config", "-c", required=True)
+    sr.set_defaults(func=cmd_secrets)
 
 
 def cmd_mqtt_accounts(args: argparse.Namespace) -> int:
@@ -53,4 +85,83 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     else:
         with open(args.output, "w") as fh:
             fh.write(text)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from trackerdcs.deploy import images
+
+    missing = images.have_tools()
+    if missing:
+        print(
+            f"deploy build: missing {', '.join(missing)} "
+            "(apt-get install podman runc uidmap mmdebstrap nodejs npm)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        images.build(
+            list(args.images or IMAGES),
+            args.tag,
+            Path(args.source) if args.source else None,
+            args.rebuild_base,
+            args.mirror,
+        )
+    except images.BuildError as exc:
+        print(f"deploy build: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_kube(args: argparse.Namespace) -> int:
+    from trackerdcs.deploy import pod
+
+    stand = load_or_exit(args.config)
+    out = pod.folder(stand)
+    if not (out / "secrets" / "mqtt" / "passwd").exists():
+        print(f"deploy kube: no secrets in {out / 'secrets'}: run `trackerdcs secrets init "
+              f"-c {args.config}` first", file=sys.stderr)  # fmt: skip
+        return 1
+    for path in pod.write(stand):
+        print(path)
+    return 0
+
+
+def cmd_pod(args: argparse.Namespace) -> int:
+    from trackerdcs.deploy import podman
+
+    stand = load_or_exit(args.config)
+    try:
+        if args.verb == "up":
+            cmd_kube(args)
+            podman.up(stand)
+            print(podman.status_text(stand))
+        elif args.verb == "down":
+            podman.down(stand)
+        else:
+            print(podman.status_text(stand))
+    except podman.PodError as exc:
+        print(f"deploy {args.verb}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    from trackerdcs.deploy import pod, secrets
+
+    stand = load_or_exit(args.config)
+    root = pod.folder(stand) / "secrets"
+    try:
+        if args.action == "init":
+            made = secrets.init(stand, root, args.tls_name)
+        else:
+            made = secrets.rotate(stand, root, args.name)
+    except (KeyError, RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"secrets: {exc}", file=sys.stderr)
+        return 1
+    for m in made:
+        print(f"made {root / m}")
+    print(f"{len(made)} new; secrets in {root} (mode 0700; back it up, never commit it)")
     return 0

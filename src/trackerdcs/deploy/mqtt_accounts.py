@@ -2,11 +2,13 @@
 
 The bus trusts an account, never a payload: a message on `safety/heartbeat` counts because
 only the `safety` account may write `safety/#`, not because it says so. Each service writes
-its own topic tree (status, state, replies, availability) and alarms; only `safety` (its
-interlock actions), `web` (operators, authenticated by the UI, which sends their name) and
-the `admin` account of the command-line tools may write commands. Every account reads
-everything: the bus is the stand's shared state. `boards` is for the sensor boards (ESP32s)
-and their simulators. Writes an ACL denies are dropped by the broker and logged there.
+its own topic tree (status, state, replies, availability) and alarms. Commands are written
+only by those who must: `safety` its interlock orders (`safe_off` to the power supplies, the
+safe set-point orders of the cooling), `runs` the power and cooling commands of its scans and
+sequences, `web` and `nodered` (panels for people; the UI sends their name), the human
+`operator` account of the command-line tools, and `admin` (simulators, tests, repairs).
+`viewer` only reads. Every account reads everything: the bus is the stand's shared state.
+`boards` is for the sensor boards (ESP32s). Writes an ACL denies are dropped by the broker.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
 from trackerdcs.core.registry import families
 
-ADMIN = "admin"  # command-line tools, simulators, tests
+ADMIN = "admin"  # simulators, tests, repairs: everything
 BOARDS = "boards"  # sensor boards publishing the reference `<board>/sensors/<chip>/<q>` topics
+OPERATOR = "operator"  # people's command-line tools: read, command
+VIEWER = "viewer"  # people's command-line tools: read only
+NODERED = "nodered"  # the Node-RED panel: read, command, its own `nodered/#`
 
 
 def services(stand: StandBase) -> list[str]:
@@ -37,13 +42,30 @@ def acl(stand: StandBase) -> dict[str, list[str]]:
     for svc in services(stand):
         lines = ["topic read #", f"topic write {svc}/#", "topic write alarms/#"]
         if svc == peers.safety(stand):
-            lines += [f"topic write {target}/cmd/#" for target in commanded]
+            lines += _safety_orders(stand)
+        if svc == peers.service_name(stand, "runs"):
+            # its scans and sequences; before a run it asks safety to evaluate and the
+            # recorder to flush (the conditions it snapshots must be in the historian)
+            asked = [peers.safety(stand), peers.service_name(stand, "recorder")]
+            lines += [f"topic write {t}/cmd/#" for t in [*commanded, *asked] if t]
         if svc == "web":
             lines.append("topic write +/cmd/#")
         rules[svc] = lines
     rules[BOARDS] = ["topic read #", "topic write +/sensors/#"]
+    rules[NODERED] = ["topic read #", "topic write nodered/#", "topic write +/cmd/#"]
+    rules[OPERATOR] = ["topic read #", "topic write +/cmd/#"]
+    rules[VIEWER] = ["topic read #"]
     rules[ADMIN] = ["topic readwrite #"]
     return rules
+
+
+def _safety_orders(stand: StandBase) -> list[str]:
+    """Exactly the interlock's orders: `safe_off` to each power supply, each cooling
+    service's safe set-point orders (a Julabo's setWT and useSP)."""
+    lines = [f"topic write {svc}/cmd/safe_off" for svc in peers.power(stand)]
+    for svc, contract in peers.cooling_contracts(stand).items():
+        lines += [f"topic write {svc}/cmd/{o.command}" for o in contract.safe]
+    return list(dict.fromkeys(lines))
 
 
 def acl_text(stand: StandBase) -> str:

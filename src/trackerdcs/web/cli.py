@@ -33,9 +33,9 @@ def cmd_users(args: argparse.Namespace) -> int:
         for name, u in sorted(users.users.items()):
             print(f"{name}\t{u['role']}")
         return 0
-    from trackerdcs.deploy.mqtt_accounts import acl
+    from trackerdcs.deploy.mqtt_accounts import ADMIN, BOARDS, NODERED, services
 
-    if args.name in acl(stand):
+    if args.name in {*services(stand), ADMIN, BOARDS, NODERED}:
         # the UI sends a person's name as the command's `user`: it must not read as a service
         print(f"'{args.name}' is the name of a service account; choose another", file=sys.stderr)
         return 1

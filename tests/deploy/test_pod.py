@@ -1,0 +1,265 @@
+"""Issue 17: the stand as a podman pod, secure by default. Built from local images (no
+registry), started with `trackerdcs deploy up`, reached from the host only through its
+published loopback ports, with the operator's credentials and the deployment's own CA."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.deploy.conftest import stand_file, trackerdcs
+from trackerdcs.config import load_stand
+from trackerdcs.config.model import StandBase
+from trackerdcs.deploy import grafana
+from trackerdcs.deploy.pod import deploy_config
+from trackerdcs.testing.probe import Probe
+
+SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web")
+
+
+@dataclass
+class Pod:
+    stand: StandBase
+    folder: Path  # the deployment folder
+    host: StandBase  # host.yaml: the operator's view
+
+    def secret(self, name: str) -> str:
+        return (self.folder / "secrets" / name).read_text().strip()
+
+    def port(self, what: str) -> int:
+        return int(getattr(deploy_config(self.stand).ports, what))
+
+
+@pytest.fixture(scope="module")
+def pod(podman_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
+    tmp = tmp_path_factory.mktemp("pod")
+    path = stand_file(tmp, f"tdcs-{uuid.uuid4().hex[:6]}")
+    trackerdcs("deploy", "build", "trackerdcs", "mosquitto", "influxdb", timeout=1500)
+    trackerdcs("secrets", "init", "-c", str(path))
+    trackerdcs("deploy", "up", "-c", str(path), timeout=300)
+    stand = load_stand(path)
+    folder = tmp / "production"
+    try:
+        yield Pod(stand, folder, load_stand(folder / "host.yaml"))
+    finally:
+        logs = tmp / "logs"
+        logs.mkdir()
+        for c in json.loads(
+            subprocess.run(
+                [
+                    "podman",
+                    "ps",
+                    "-a",
+                    "--format",
+                    "json",
+                    "--filter",
+                    f"pod={deploy_config(stand).pod}",
+                ],
+                text=True,
+                capture_output=True,
+                timeout=60,
+            ).stdout
+            or "[]"
+        ):
+            name = c["Names"][0]
+            r = subprocess.run(["podman", "logs", name], capture_output=True, timeout=60)
+            (logs / f"{name}.log").write_bytes(r.stdout + r.stderr)
+        trackerdcs("deploy", "down", "-c", str(path), timeout=300, check=False)
+        pod_name = deploy_config(stand).pod
+        vols = subprocess.run(
+            ["podman", "volume", "ls", "-q", "--filter", f"name={pod_name}-"],
+            text=True,
+            capture_output=True,
+            timeout=60,
+        ).stdout.split()
+        if vols:
+            subprocess.run(
+                ["podman", "volume", "rm", "-f", *vols], capture_output=True, timeout=120
+            )
+
+
+def _client(pod: Pod, user: str | None, password: str | None, ca: bool = True) -> tuple[int, str]:
+    """Connect to the pod's broker; (reason code, reason)."""
+    got: dict[str, object] = {}
+    done = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:6]}")
+    if user is not None:
+        c.username_pw_set(user, password)
+    c.tls_set(ca_certs=str(pod.folder / "secrets" / "tls" / "ca.crt") if ca else None)
+
+    def on_connect(
+        _c: mqtt.Client, _u: object, _f: object, rc: mqtt.ReasonCode, _p: object
+    ) -> None:
+        got["rc"] = rc
+        done.set()
+
+    c.on_connect = on_connect
+    try:
+        c.connect("127.0.0.1", pod.port("mqtt"), 5)
+    except ssl.SSLError as exc:
+        return -1, f"TLS: {exc.reason}"
+    c.loop_start()
+    done.wait(10)
+    c.disconnect()
+    c.loop_stop()
+    rc = got.get("rc")
+    assert isinstance(rc, mqtt.ReasonCode), "no CONNACK within 10 s"
+    return rc.value, str(rc)
+
+
+def test_the_pod_runs_every_service_and_obeys_the_operator(pod: Pod) -> None:
+    with Probe(pod.host.bus) as p:
+        for svc in SERVICES:
+            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
+        p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", timeout=60)
+        p.wait_json("safety/status", lambda s: s["state"] == "OK", timeout=60)
+    # the operator's command line, through the pod's broker, TLS and the operator account
+    r = trackerdcs("cmd", "-c", str(pod.folder / "host.yaml"), "dcs", "switch/lv", "on",
+                   "--timeout", "20")  # fmt: skip
+    assert json.loads(r.stdout)["ok"] is True
+    with Probe(pod.host.bus, subscribe=("dcs/status",)) as p:
+        p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_ON", timeout=60)
+    # what safety refuses is refused in the pod too, with the reason sent back
+    r = trackerdcs("cmd", "-c", str(pod.folder / "host.yaml"), "julabo", "setWT",
+                   '{"setpoint": 1, "temp": -80}', "--timeout", "20", check=False)  # fmt: skip
+    assert r.returncode != 0 and "setpoint" in r.stdout + r.stderr
+    # the web UI, logged in with the operator role's generated password
+    web = httpx.Client(base_url=f"http://127.0.0.1:{pod.port('web')}", timeout=10)
+    assert (
+        web.post("/api/login", json={"username": "operator", "password": "operator"}).status_code
+        == 401
+    )
+    ok = web.post("/api/login", json={"username": "operator",
+                                      "password": pod.secret("web/operator.password")})  # fmt: skip
+    assert ok.status_code == 200, ok.text
+
+
+def test_anonymous_wrong_passwords_and_foreign_certificates_are_refused(pod: Pod) -> None:
+    assert _client(pod, None, None)[0] == 135  # not authorized
+    assert _client(pod, "operator", "not-the-password")[0] in (134, 135)
+    rc, why = _client(pod, "operator", pod.secret("mqtt/operator.password"), ca=False)
+    assert rc == -1 and "CERTIFICATE_VERIFY_FAILED" in why  # the system's CAs do not vouch
+    assert _client(pod, "operator", pod.secret("mqtt/operator.password"))[0] == 0
+
+
+def test_a_service_account_writes_only_its_own_topics(pod: Pod) -> None:
+    """The broker, not the payload, says who may say what: `sensors` cannot speak for the
+    CAEN or command it, `safety` may order safe_off but not switch HV, `julabo` cannot fake
+    safety's heartbeat. Over MQTT 5 the broker's PUBACK says `Not authorized`; the message
+    reaches nobody, while the account's own topic still works."""
+    with Probe(pod.host.bus, subscribe=("#",)) as p:
+        for account, topic in (
+            ("sensors", "dcs/status"),
+            ("sensors", "dcs/cmd/switch/hv"),
+            ("safety", "dcs/cmd/switch/hv"),
+            ("julabo", "safety/heartbeat"),
+        ):
+            acks: dict[int, int] = {}
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
+                            client_id=f"acl-{uuid.uuid4().hex[:6]}")  # fmt: skip
+            c.username_pw_set(account, pod.secret(f"mqtt/{account}.password"))
+            c.tls_set(ca_certs=str(pod.folder / "secrets" / "tls" / "ca.crt"))
+            c.on_publish = lambda _c, _u, mid, rc, _p, acks=acks: acks.__setitem__(mid, rc.value)
+            c.connect("127.0.0.1", pod.port("mqtt"), 5)
+            c.loop_start()
+            try:
+                start = p.mark()
+                forged = f"off-{uuid.uuid4().hex[:6]}"  # harmless even if it went through
+                refused = _publish(c, topic, forged, acks)
+                own = f"{account}/acl-test"
+                assert _publish(c, own, forged, acks) == 0
+                p.wait_for(own, lambda m, f=forged: m.text == f, timeout=10, since=start)
+            finally:
+                c.disconnect()
+                c.loop_stop()
+            assert refused == 135, f"{account} writing {topic}: PUBACK {refused}"
+            assert not [m for m in p.messages[start:] if m.topic == topic and m.text == forged]
+
+
+def _publish(c: mqtt.Client, topic: str, text: str, acks: dict[int, int]) -> int:
+    """Publish at QoS 1 once connected; the PUBACK's reason code."""
+    deadline = time.monotonic() + 10
+    while not c.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    info = c.publish(topic, text, qos=1)
+    info.wait_for_publish(10)
+    while info.mid not in acks and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return acks[info.mid]
+
+
+def test_the_generated_dashboards_have_data_in_the_pods_influxdb(pod: Pod) -> None:
+    """Grafana cannot run here (no registry): each query of the generated dashboards, with
+    Grafana's macros rendered, runs as Grafana's read-only user against the pod's InfluxDB
+    that the pod's recorder fills."""
+    with Probe(pod.host.bus, subscribe=("dcs/status", "recorder/#")) as p:
+        p.wait_json("dcs/status", lambda s: s["fsm_state"] in ("LV_ON", "LV_OFF"), timeout=120)
+        assert p.command("recorder", "flush", timeout=30)["ok"]
+    d = deploy_config(pod.stand)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{pod.port('influxdb')}", timeout=10,
+                        auth=("grafana", pod.secret("influx/grafana.password")))  # fmt: skip
+    # read only: Grafana's account cannot write
+    assert http.post("/write", params={"db": d.influxdb_db}, content=b"x v=1").status_code == 403
+    boards = grafana.dashboards(pod.stand)
+    assert set(boards) == {"overview", "modules", "environment", "chiller", "safety"}
+    deadline = time.monotonic() + 90
+    while True:
+        empty = []
+        for name, board in boards.items():
+            for title, q in grafana.queries(board):
+                r = http.get("/query", params={"db": d.influxdb_db, "q": render(q)})
+                res = r.json()["results"][0]
+                assert r.status_code == 200 and "error" not in res, (name, title, q, res)
+                if not any(v[1:] != [None] * (len(v) - 1) for s in res.get("series", [])
+                           for v in s["values"]):  # fmt: skip
+                    empty.append(f"{name}/{title}")
+        if not empty or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert not empty, f"panels without data: {empty}"
+
+
+def render(q: str) -> str:
+    return q.replace("$timeFilter", "time > now() - 15m").replace("$__interval", "10s")
+
+
+def test_nothing_secret_is_in_the_pods_files(pod: Pod) -> None:
+    """Secrets are files mounted read-only: none is in the kube YAML, the compose file, the
+    stand files, the Grafana provisioning or the container environment."""
+    values = [p.read_text().strip() for p in (pod.folder / "secrets").rglob("*.password")]
+    values += [(pod.folder / "secrets" / "nodered" / "credential_secret").read_text().strip()]
+    assert len(values) > 20
+    for f in pod.folder.rglob("*"):
+        if f.is_file() and "secrets" not in f.relative_to(pod.folder).parts:
+            text = f.read_text(errors="replace")
+            assert not [v for v in values if v in text], f
+            assert "PRIVATE KEY" not in text, f
+    kube = (pod.folder / "kube.yaml").read_text()
+    assert (
+        "$__file{" in (pod.folder / "grafana/provisioning/datasources/trackerdcs.yaml").read_text()
+    )
+    assert "readOnly: true" in kube and "password" not in kube.split("env:")[-1].split("\n")[1]
+    r = subprocess.run(
+        [
+            "podman",
+            "inspect",
+            f"{deploy_config(pod.stand).pod}-recorder",
+            "--format",
+            "{{json .Config.Env}}",
+        ],
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and not [v for v in values if v in r.stdout]
