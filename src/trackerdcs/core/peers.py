@@ -14,6 +14,8 @@ def service_name(stand: StandBase, family: str) -> str | None:
     section = stand.section(family)
     if fam is None or section is None or not section.enabled:
         return None
+    if fam.service is None and not fam.simulator:
+        return None  # a section that runs nothing has no topics (`deploy`)
     return str(section.service_name(fam.topic_root))
 
 

@@ -46,6 +46,20 @@ def register(commands: Any, sim: Any) -> None:
         v.add_argument("--config", "-c", required=True)
         v.set_defaults(func=cmd_pod, verb=verb)
 
+    bk = commands.add_parser("backup", help="the stand's state, history, secrets in one archive")
+    bk.add_argument("--config", "-c", required=True)
+    bk.add_argument("--out", default=None, help="folder (default: deploy.backups.dir)")
+    bk.add_argument("--keep", type=int, default=None, help="archives kept (deploy.backups.keep)")
+    bk.add_argument("--influx-rpc", default="127.0.0.1:8088", help="InfluxDB's backup port")
+    bk.set_defaults(func=cmd_backup)
+    rs = commands.add_parser("restore", help="an archive of `trackerdcs backup` into an empty "
+                             "deployment")  # fmt: skip
+    rs.add_argument("archive")
+    rs.add_argument("--config", "-c", required=True)
+    rs.add_argument("--influx-rpc", default="127.0.0.1:8088")
+    rs.add_argument("--force", action="store_true", help="write over existing files")
+    rs.set_defaults(func=cmd_restore)
+
     s = commands.add_parser("secrets", help="the deployment's passwords, keys and certificates")
     ss = s.add_subparsers(dest="action", required=True)
     si = ss.add_parser("init", help="make every missing secret (never replaces one)")
@@ -164,4 +178,35 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     for m in made:
         print(f"made {root / m}")
     print(f"{len(made)} new; secrets in {root} (mode 0700; back it up, never commit it)")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from trackerdcs.deploy import backup, pod
+
+    stand = load_or_exit(args.config)
+    d = pod.deploy_config(stand)
+    out = stand.path(args.out or d.backups.dir)
+    try:
+        archive = backup.backup(stand, out, args.keep or d.backups.keep, args.influx_rpc)
+    except (backup.BackupError, OSError) as exc:
+        print(f"backup: {exc}", file=sys.stderr)
+        return 1
+    m = backup.read_manifest(archive)
+    print(f"{archive} ({len(m['files'])} files, {archive.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from trackerdcs.deploy import backup
+
+    stand = load_or_exit(args.config)
+    try:
+        m = backup.restore(stand, Path(args.archive), args.influx_rpc, force=args.force)
+    except (backup.BackupError, OSError) as exc:
+        print(f"restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {len(m['files'])} files of {m['stand']} saved {m['created']}")
     return 0

@@ -36,6 +36,7 @@ class Backups(StrictModel):
 
 
 class DeployConfig(StrictModel):
+    enabled: bool = Field(True, description="false: `deploy` and `secrets` refuse this stand")
     pod: str = Field(
         "trackerdcs",
         pattern=r"^[a-z0-9][a-z0-9-]{0,40}$",
@@ -53,3 +54,6 @@ class DeployConfig(StrictModel):
     nodered: bool = Field(True, description="run Node-RED with the shipped control panel")
     tag: str = Field("latest", description="tag of the locally built images")
     backups: Backups = Field(default_factory=Backups)
+
+    def where(self) -> list[str]:
+        return []  # nothing runs from this section on a laptop (`trackerdcs demo`)
