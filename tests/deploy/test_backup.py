@@ -5,11 +5,13 @@ consistent snapshot (SQLite's online backup), checked against its own manifest."
 
 from __future__ import annotations
 
+import io
 import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -140,15 +142,13 @@ def test_a_damaged_archive_is_refused_and_old_archives_are_pruned(
     assert sorted(out.glob("*.tar.gz")) == archives[-2:]
     assert stat.S_IMODE(archives[-1].stat().st_mode) == 0o600  # it would hold the secrets
     # a flipped byte inside a saved file: the checksum catches it, nothing is written
-    import tarfile
-
     bad = tmp_path / "bad.tar.gz"
     with tarfile.open(archives[-1]) as src, tarfile.open(bad, "w:gz") as dst:
         for m in src.getmembers():
             data = src.extractfile(m).read() if m.isfile() else None  # type: ignore[union-attr]
             if data is not None and m.name.endswith("notes.txt"):
                 data = data.replace(b"OK", b"KO")
-            dst.addfile(m, None if data is None else __import__("io").BytesIO(data))
+            dst.addfile(m, None if data is None else io.BytesIO(data))
     shutil.rmtree(stand.data_dir)
     try:
         backup.restore(load_stand(path), bad)

@@ -42,7 +42,7 @@ class BackupError(RuntimeError):
 
 @dataclass
 class Source:
-    """A folder to save (`state`, `deploy`, a volume) and how to reach InfluxDB."""
+    """A folder to save under its name in the archive (`state`, `deploy`)."""
 
     name: str
     path: Path

@@ -149,7 +149,8 @@ def cmd_pod(args: argparse.Namespace) -> int:
     stand = load_or_exit(args.config)
     try:
         if args.verb == "up":
-            cmd_kube(args)
+            if cmd_kube(args):
+                return 1  # no secrets yet: the reason is printed, nothing is started
             podman.up(stand)
             print(podman.status_text(stand))
         elif args.verb == "down":

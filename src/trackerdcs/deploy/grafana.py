@@ -224,7 +224,9 @@ def queries(board: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def write(stand: StandBase, out: Path) -> list[Path]:
-    d = stand.section("deploy") or DeployConfig()
+    from trackerdcs.deploy.pod import deploy_config
+
+    d = deploy_config(stand)
     prov = out / "grafana" / "provisioning"
     files = {
         prov / "datasources" / "trackerdcs.yaml": yaml.safe_dump(datasource(d), sort_keys=False),

@@ -29,6 +29,11 @@ NODE_PACKAGES = ("node-red@4", "@flowfuse/node-red-dashboard@1")
 IMAGES = ("trackerdcs", "mosquitto", "influxdb", "nodered")
 
 
+def ref(name: str, tag: str) -> str:
+    """The local image of one of IMAGES: `localhost/trackerdcs[-<name>]:<tag>`."""
+    return f"localhost/{'trackerdcs' if name == 'trackerdcs' else 'trackerdcs-' + name}:{tag}"
+
+
 class BuildError(RuntimeError):
     pass
 
@@ -128,7 +133,7 @@ def build(
     say(f"base {BASE} ({took['base']:.0f} s)")
     for name in names:
         t0 = time.monotonic()
-        ref = f"localhost/{'trackerdcs' if name == 'trackerdcs' else 'trackerdcs-' + name}:{tag}"
+        image = ref(name, tag)
         with tempfile.TemporaryDirectory(prefix=f"trackerdcs-{name}-") as tmp:
             ctx = Path(tmp)
             _context(name, ctx)
@@ -136,10 +141,10 @@ def build(
                 wheelhouse(source or project_source(), ctx / "wheels")
             if name == "nodered":
                 node_red(ctx / "app")
-            _run(["podman", "build", "-q", "--build-arg", f"BASE={BASE}", "-t", ref,
+            _run(["podman", "build", "-q", "--build-arg", f"BASE={BASE}", "-t", image,
                   "-f", str(ctx / "Containerfile"), str(ctx)], 1800)  # fmt: skip
         took[name] = time.monotonic() - t0
-        say(f"{ref} ({took[name]:.0f} s, {image_size(ref) / 1e6:.0f} MB)")
+        say(f"{image} ({took[name]:.0f} s, {image_size(image) / 1e6:.0f} MB)")
     return took
 
 

@@ -24,6 +24,7 @@ from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
 from trackerdcs.core.registry import families
 from trackerdcs.deploy.config import DeployConfig
+from trackerdcs.deploy.images import ref as image
 from trackerdcs.deploy.mqtt_accounts import ADMIN, NODERED, OPERATOR
 
 # inside the pod (the published host ports are `deploy.ports`)
@@ -40,10 +41,6 @@ def deploy_config(stand: StandBase) -> DeployConfig:
 
 def folder(stand: StandBase) -> Path:
     return stand.path(deploy_config(stand).folder).resolve()
-
-
-def image(name: str, tag: str) -> str:
-    return f"localhost/{name}:{tag}"
 
 
 def _raw(stand: StandBase) -> dict[str, Any]:
@@ -169,7 +166,7 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
     mqtt_port = MQTT_TLS if d.tls else MQTT_PLAIN
     out_list = [
         Container(
-            "mosquitto", image("trackerdcs-mosquitto", d.tag),
+            "mosquitto", image("mosquitto", d.tag),
             ["mosquitto", "-c", f"{ETC}/mosquitto.conf"],
             files={f"{ETC}/mosquitto.conf": out / "mosquitto.conf",
                    f"{SECRETS}/mqtt/passwd": sec / "mqtt" / "passwd",
@@ -181,7 +178,7 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
             health=_tcp_health(mqtt_port),
         ),
         Container(
-            "influxdb", image("trackerdcs-influxdb", d.tag),
+            "influxdb", image("influxdb", d.tag),
             ["trackerdcs-influxdb", "--database", d.influxdb_db,
              "--raw-days", str(_raw_days(stand))],
             files={f"{SECRETS}/influx/{u}.password": sec / "influx" / f"{u}.password"
@@ -237,7 +234,7 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
         ))  # fmt: skip
     if d.nodered:
         out_list.append(Container(
-            "nodered", image("trackerdcs-nodered", d.tag), ["trackerdcs-nodered"],
+            "nodered", image("nodered", d.tag), ["trackerdcs-nodered"],
             files={f"{ETC}/nodered/settings.js": out / "nodered" / "settings.js",
                    f"{ETC}/nodered/flows.json": out / "nodered" / "flows.json", **ca,
                    f"{SECRETS}/mqtt/{NODERED}.password": sec / "mqtt" / f"{NODERED}.password",
@@ -306,7 +303,8 @@ def compose(stand: StandBase, out: Path) -> dict[str, Any]:
     services: dict[str, Any] = {}
     named: set[str] = set()
     first = None
-    for c in containers(stand, out):
+    parts = containers(stand, out)
+    for c in parts:
         svc: dict[str, Any] = {"image": c.image, "restart": "always"}
         if c.command:
             svc["command"] = c.command
@@ -318,7 +316,7 @@ def compose(stand: StandBase, out: Path) -> dict[str, Any]:
             svc["environment"] = dict(c.env)
         if first is None:
             first = c.name
-            ports = [p for x in containers(stand, out) for p in x.ports]
+            ports = [p for x in parts for p in x.ports]
             svc["ports"] = [f"{ip}:{hp}:{cp}" for hp, cp, ip in ports]
         else:
             svc["network_mode"] = f"service:{first}"

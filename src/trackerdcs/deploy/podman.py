@@ -51,7 +51,3 @@ def status_text(stand: StandBase) -> str:
     if not rows:
         return f"pod {deploy_config(stand).pod}: not running"
     return "\n".join(f"{r['name']:<32} {r['state']:<10} {r['status']}" for r in rows)
-
-
-def volume_path(name: str) -> str:
-    return podman("volume", "inspect", "--format", "{{.Mountpoint}}", name).strip()

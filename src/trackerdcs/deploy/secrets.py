@@ -19,7 +19,6 @@ environment.
 from __future__ import annotations
 
 import secrets as random
-from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
@@ -44,17 +43,6 @@ def _password(path: Path, made: list[str], root: Path) -> str:
         path.write_text(random.token_urlsafe(24) + "\n")
         made.append(str(path.relative_to(root)))
     return path.read_text().strip()
-
-
-@dataclass
-class Secrets:
-    root: Path
-
-    def file(self, name: str) -> Path:
-        return self.root / name
-
-    def read(self, name: str) -> str:
-        return self.file(name).read_text().strip()
 
 
 def init(stand: StandBase, root: Path, tls_names: list[str] | None = None) -> list[str]:
