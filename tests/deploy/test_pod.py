@@ -1,10 +1,17 @@
 """Issue 17: the stand as a podman pod, secure by default. Built from local images (no
 registry), started with `trackerdcs deploy up`, reached from the host only through its
-published loopback ports, with the operator's credentials and the deployment's own CA."""
+published loopback ports, with the operator's credentials and the deployment's own CA.
+
+The shipped Node-RED panel runs in the pod's own Node-RED 4 with the `nodered` account: a
+person at the panel switches a module, sees a refusal with its reason, cancels a bulk order,
+acknowledges an alarm; the CAEN simulator and the safety service act on it. Screenshots go
+to `artifacts/screens/` (git-ignored)."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import ssl
 import subprocess
 import threading
@@ -19,6 +26,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.deploy.conftest import stand_file, trackerdcs
+from tests.web.conftest import CHROMIUM, FLAGS
 from trackerdcs.config import load_stand
 from trackerdcs.config.model import StandBase
 from trackerdcs.deploy import grafana
@@ -44,8 +52,8 @@ class Pod:
 @pytest.fixture(scope="module")
 def pod(podman_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
     tmp = tmp_path_factory.mktemp("pod")
-    path = stand_file(tmp, f"tdcs-{uuid.uuid4().hex[:6]}")
-    trackerdcs("deploy", "build", "trackerdcs", "mosquitto", "influxdb", timeout=1500)
+    path = stand_file(tmp, f"tdcs-{uuid.uuid4().hex[:6]}", nodered=True)
+    trackerdcs("deploy", "build", "trackerdcs", "mosquitto", "influxdb", "nodered", timeout=1500)
     trackerdcs("secrets", "init", "-c", str(path))
     trackerdcs("deploy", "up", "-c", str(path), timeout=300)
     stand = load_stand(path)
@@ -263,3 +271,138 @@ def test_nothing_secret_is_in_the_pods_files(pod: Pod) -> None:
         timeout=60,
     )
     assert r.returncode == 0 and not [v for v in values if v in r.stdout]
+
+
+SHOTS = (
+    Path(os.environ.get("TRACKERDCS_ARTIFACTS", Path(__file__).parents[2] / "artifacts"))
+    / "screens"
+)
+
+
+def _flows(pod: Pod) -> list[dict[str, object]]:
+    return list(json.loads((pod.folder / "nodered" / "flows.json").read_text()))
+
+
+def _admin_publish(pod: Pod, topic: str, payload: object) -> None:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:6]}")
+    c.username_pw_set("admin", pod.secret("mqtt/admin.password"))
+    c.tls_set(ca_certs=str(pod.folder / "secrets" / "tls" / "ca.crt"))
+    c.connect("127.0.0.1", pod.port("mqtt"), 5)
+    c.loop_start()
+    try:
+        c.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def _nodered(pod: Pod) -> str:
+    """The panel's URL once Node-RED answers (it starts a few seconds after the pod)."""
+    base = f"http://127.0.0.1:{pod.port('nodered')}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            httpx.get(f"{base}/settings", timeout=5)
+            return base
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_the_shipped_flows_load_and_only_the_admin_gets_in(pod: Pod) -> None:
+    base = _nodered(pod)
+    password = pod.secret("nodered/admin.password")
+    http = httpx.Client(base_url=base, timeout=10)
+    assert http.get("/dashboard/stand").status_code == 401  # the panel commands the stand
+    assert http.get("/dashboard/stand", auth=("admin", "admin")).status_code == 401
+    assert http.get("/flows").status_code == 401
+    login = {"client_id": "node-red-admin", "grant_type": "password", "scope": "*",
+             "username": "admin", "password": password}  # fmt: skip
+    token = http.post("/auth/token", data=login)
+    assert token.status_code == 200, token.text
+    running = http.get("/flows", headers={"Authorization": f"Bearer {token.json()['access_token']}",
+                                          "Node-RED-API-Version": "v1"})  # fmt: skip
+    assert running.status_code == 200
+    assert {n["id"] for n in running.json()} == {n["id"] for n in _flows(pod)}
+    # the broker's login went into the encrypted credentials, not into the flows
+    assert pod.secret("mqtt/nodered.password") not in (pod.folder / "nodered").joinpath(
+        "flows.json").read_text()  # fmt: skip
+
+
+def test_a_switch_on_the_panel_reaches_the_caen_simulator(pod: Pod) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    host = str(pod.folder / "host.yaml")
+    with Probe(pod.host.bus, subscribe=("+/online",)) as p:
+        for svc in ("dcs", "safety", "sensors"):
+            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
+    for side in ("hv", "lv"):
+        trackerdcs("cmd", "-c", host, "dcs", f"switch/{side}", "off", "--timeout", "30")
+    with Probe(pod.host.bus, subscribe=("dcs/#", "alarms/#")) as probe:
+        probe.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", timeout=60)
+        widgets = {n.get("topic"): n["id"] for n in _flows(pod) if str(n["type"]).startswith("ui-")}
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900}, http_credentials={
+                "username": "admin", "password": pod.secret("nodered/admin.password")})  # fmt: skip
+            page = ctx.new_page()
+            page.set_default_timeout(20000)
+            page.goto(f"{_nodered(pod)}/dashboard/stand")
+            title = page.locator(".v-card-title").filter(has_text=re.compile(r"· ch 1$"))
+            card = page.locator(".nrdb-ui-group").filter(has=title)
+            expect(card.first).to_be_in_viewport()
+            lv = page.locator(f"#nrdb-ui-widget-{widgets['dcs/cmd/switch/lv/1']}")
+            hv = page.locator(f"#nrdb-ui-widget-{widgets['dcs/cmd/switch/hv/1']}")
+            expect(lv.locator("input")).not_to_be_checked()
+
+            # HV before LV: refused by the CAEN service, the reason on screen, HV stays off
+            hv.locator(".v-switch").click()
+            note = page.locator(".v-snackbar", has_text="refused")
+            expect(note).to_be_in_viewport()
+            expect(note).to_contain_text("LV is off")
+            page.wait_for_timeout(500)  # the notification fades in: a readable screenshot
+            page.screenshot(path=str(SHOTS / "nodered-refused.png"))
+            note.get_by_role("button", name="Close").click()
+            expect(hv.locator("input")).not_to_be_checked()
+
+            # LV on from the panel: the simulated channel switches, the switch shows read-back
+            start = probe.mark()
+            lv.locator(".v-switch").click()
+            reply = probe.wait_json("dcs/reply", lambda r: r.get("command") == "switch/lv/1",
+                                    timeout=30, since=start)  # fmt: skip
+            assert reply["ok"] is True and reply["via"] == "nodered", reply
+            probe.wait_json("dcs/channel/1", lambda c: c["lv_pw"] and c["fsm_state"] == "LV_ON",
+                            timeout=60, since=start)  # fmt: skip
+            expect(lv.locator("input")).to_be_checked()
+            expect(card.first).to_contain_text("LV_ON")
+
+            # a bulk order waits for a confirmation; cancelled, nothing is sent
+            start = probe.mark()
+            page.get_by_role("button", name="All HV on").click()
+            dialog = page.locator(".v-snackbar", has_text="Switch HV on for every module?")
+            expect(dialog).to_be_in_viewport()
+            dialog.get_by_role("button", name="Cancel").click()
+            expect(dialog).to_be_hidden()
+            page.wait_for_timeout(1500)  # a command that should not come: give it time to
+            assert not [m for m in probe.messages[start:] if m.topic == "dcs/cmd/switch/hv"]
+
+            # an alarm, acknowledged from the panel after a confirmation
+            _admin_publish(pod, "sim/sensors/coldbox", {"humidity": 97})
+            try:
+                page.goto(f"{_nodered(pod)}/dashboard/alarms")
+                row = page.get_by_role("row").filter(has_text="dew")
+                expect(row.first).to_be_in_viewport(timeout=60000)
+                name = row.first.locator("td").first.inner_text().strip()
+                page.screenshot(path=str(SHOTS / "nodered-alarms.png"))
+                row.first.click()
+                ask = page.locator(".v-snackbar", has_text=f"Acknowledge {name}")
+                expect(ask).to_be_in_viewport()
+                ask.get_by_role("button", name="Confirm").click()
+                probe.wait_json(f"alarms/{name}", lambda a: a["acknowledged"], timeout=30)
+                expect(page.get_by_role("row").filter(has_text=name).first).to_contain_text("yes")
+            finally:
+                _admin_publish(pod, "sim/sensors/coldbox", {"humidity": None})
+            ctx.close()
+            browser.close()

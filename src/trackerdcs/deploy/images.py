@@ -25,7 +25,7 @@ log = logging.getLogger("trackerdcs.deploy")
 
 BASE = "localhost/trackerdcs-base:bookworm"
 PYTHON = "3.11"  # Debian bookworm's
-NODE_PACKAGES = ("node-red@4", "@flowfuse/node-red-dashboard@1")
+NODE_PACKAGES = ("node-red@4.1.15", "@flowfuse/node-red-dashboard@1.31.0")  # as tested
 IMAGES = ("trackerdcs", "mosquitto", "influxdb", "nodered")
 
 
