@@ -6,8 +6,14 @@ What goes in, while the stand runs:
 - every other file of the state folder (users, alarm memory, the recorder's disk buffer);
 - InfluxDB through `influxd backup -portable` (its RPC port; in the pod, inside the
   InfluxDB container);
-- the deployment's folder: secrets, the generated files, Node-RED's and Grafana's data
-  (their volumes, in the pod).
+- the deployment's folder: secrets, the generated files.
+
+Two layouts: a stand run on this host (`trackerdcs up`: its state folder) or the pod
+(`deploy up`: the named volumes `<pod>-state`, `-nodered`, `-grafana`, `-mosquitto`, each
+saved like a folder, and `-influxdb` through InfluxDB's own backup). The pod layout is taken
+when the stand has a `deploy` section and its state volume exists. A pod is restored while
+it is stopped, into new volumes; InfluxDB's part is staged in its volume and restored by the
+InfluxDB container at its next start (before it accepts any login, so nothing writes first).
 
 The archive (`<stand>-<UTC time>.tar.gz`) has a `manifest.json`: each file's size and
 SHA-256, and per historian series its point count, so that a restore is checked against
@@ -19,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -30,10 +37,12 @@ from typing import Any
 
 from trackerdcs import __version__
 from trackerdcs.config.model import StandBase
-from trackerdcs.deploy.pod import folder
+from trackerdcs.deploy import podman
+from trackerdcs.deploy.pod import deploy_config, folder
 
 SKIP = (".lock", "-wal", "-shm", "-journal", ".tmp")
 MANIFEST = "manifest.json"
+INFLUX_STAGED = "restore"  # in the InfluxDB volume: restored by the container at its start
 
 
 class BackupError(RuntimeError):
@@ -107,6 +116,26 @@ def sources(stand: StandBase) -> list[Source]:
     return out
 
 
+@dataclass
+class Layout:
+    """Where a stand keeps its state: folders on this host, or the pod's volumes."""
+
+    kind: str  # "host" or "pod"
+    sources: list[Source]
+
+
+def layout(stand: StandBase) -> Layout:
+    if stand.section("deploy") is not None and shutil.which("podman"):
+        try:
+            vols = {p: podman.volume(stand, p) for p in podman.VOLUMES if p != "influxdb"}
+        except podman.PodError:
+            vols = {}
+        if vols.get("state") is not None:
+            found = [Source(n, p) for n, p in vols.items() if p is not None]
+            return Layout("pod", [*found, Source("deploy", folder(stand))])
+    return Layout("host", sources(stand))
+
+
 def _save_folder(src: Source, into: Path, files: dict[str, Any], counts: dict[str, Any],
                  exclude: tuple[Path, ...]) -> None:  # fmt: skip
     for path in sorted(src.path.rglob("*")):
@@ -124,11 +153,9 @@ def _save_folder(src: Source, into: Path, files: dict[str, Any], counts: dict[st
                 counts[rel] = got
         else:
             shutil.copy2(path, dst)
-        files[rel] = {
-            "size": dst.stat().st_size,
-            "sha256": _sha(dst),
-            "mode": path.stat().st_mode & 0o777,
-        }
+        st = path.stat()
+        files[rel] = {"size": dst.stat().st_size, "sha256": _sha(dst),
+                      "mode": st.st_mode & 0o777, "uid": st.st_uid, "gid": st.st_gid}  # fmt: skip
 
 
 def _influx(stand: StandBase, into: Path, rpc: str) -> dict[str, Any] | None:
@@ -147,6 +174,27 @@ def _influx(stand: StandBase, into: Path, rpc: str) -> dict[str, Any] | None:
     return {"database": db, "rpc": rpc}
 
 
+def _influx_pod(stand: StandBase, into: Path, tag: str) -> dict[str, Any]:
+    """`influxd backup -portable` inside the pod's InfluxDB container, into its volume, then
+    moved into the archive's folder."""
+    d = deploy_config(stand)
+    vol = podman.volume(stand, "influxdb")
+    if vol is None or not podman.running(stand):
+        raise BackupError(f"pod {d.pod} is not running: InfluxDB is saved by its running "
+                          "server (`trackerdcs deploy up` first)")  # fmt: skip
+    staged = f".backup-{tag}"
+    try:
+        podman.podman("exec", f"{d.pod}-influxdb", "influxd", "backup", "-portable",
+                      "-database", d.influxdb_db, "-host", "127.0.0.1:8088",
+                      f"/var/lib/influxdb/{staged}", timeout=3600)  # fmt: skip
+        shutil.move(vol / staged, into / "influxdb")
+    except podman.PodError as exc:
+        raise BackupError(f"InfluxDB in the pod: {exc}") from exc
+    finally:
+        shutil.rmtree(vol / staged, ignore_errors=True)
+    return {"database": d.influxdb_db, "container": f"{d.pod}-influxdb"}
+
+
 def backup(stand: StandBase, out: Path, keep: int | None = None, influx_rpc: str = "127.0.0.1:8088",
            extra: list[Source] | None = None) -> Path:  # fmt: skip
     """Write one archive into `out`; returns its path."""
@@ -155,12 +203,17 @@ def backup(stand: StandBase, out: Path, keep: int | None = None, influx_rpc: str
     name = f"{stand.stand.name}-{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z"
     files: dict[str, Any] = {}
     counts: dict[str, Any] = {}
+    lay = layout(stand)
+    saved = [*lay.sources, *(extra or [])]
     with tempfile.TemporaryDirectory(prefix="trackerdcs-backup-", dir=out) as tmp:
         root = Path(tmp) / name
         root.mkdir()
-        for src in [*sources(stand), *(extra or [])]:
+        for src in saved:
             _save_folder(src, root, files, counts, exclude=(out.resolve(),))
-        influx = _influx(stand, root, influx_rpc)
+        if lay.kind == "pod":
+            influx: dict[str, Any] | None = _influx_pod(stand, root, name)
+        else:
+            influx = _influx(stand, root, influx_rpc)
         if influx:
             for path in sorted((root / "influxdb").rglob("*")):
                 if path.is_file():
@@ -168,7 +221,7 @@ def backup(stand: StandBase, out: Path, keep: int | None = None, influx_rpc: str
                     files[rel] = {"size": path.stat().st_size, "sha256": _sha(path), "mode": 0o600}
         manifest = {
             "stand": stand.stand.name, "created": now.isoformat(), "trackerdcs": __version__,
-            "sources": {s.name: str(s.path) for s in [*sources(stand), *(extra or [])]},
+            "layout": lay.kind, "sources": {s.name: str(s.path) for s in saved},
             "influxdb": influx, "files": files, "series_counts": counts,
         }  # fmt: skip
         (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -221,15 +274,28 @@ def restore(
     no data yet, unless `force`. InfluxDB (running, empty of that database) gets its backup
     through `influxd restore -portable`. Returns the manifest."""
     manifest = read_manifest(archive)
-    dest = {s.name: s.path for s in sources(stand)}
-    dest.setdefault("deploy", folder(stand))
+    pod = manifest.get("layout") == "pod"
+    parts = {rel.split("/", 1)[0] for rel in manifest["files"]} - {"influxdb"}
+    if pod:
+        if podman.running(stand):
+            raise BackupError(f"pod {deploy_config(stand).pod} is running: a restore goes into "
+                              "a stopped deployment (`trackerdcs deploy down`)")  # fmt: skip
+        dest: dict[str, Path] = {p: v for p in parts - {"deploy"}
+                                 if (v := podman.volume(stand, p, create=True))}  # fmt: skip
+        dest["deploy"] = folder(stand)
+    else:
+        dest = {s.name: s.path for s in sources(stand)}
+        dest.setdefault("deploy", folder(stand))
     dest.update(targets or {})
     with tempfile.TemporaryDirectory(prefix="trackerdcs-restore-") as tmp:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(tmp, filter="data")
         root = next(Path(tmp).iterdir())
         verify(root, manifest)
-        for name in {rel.split("/", 1)[0] for rel in manifest["files"]} - {"influxdb"}:
+        if pod and manifest.get("influxdb"):
+            dest["influxdb"] = podman.volume(stand, "influxdb", create=True) or Path("/")
+            parts.add("influxdb")
+        for name in parts:
             if name not in dest:
                 raise BackupError(f"the archive has '{name}' and this stand has no place for it")
             there = dest[name]
@@ -243,16 +309,20 @@ def restore(
         for rel, info in manifest["files"].items():
             name, _, sub = rel.partition("/")
             if name == "influxdb":
-                continue
+                if not pod:
+                    continue
+                sub = f"{INFLUX_STAGED}/{sub}"
             target = dest[name] / sub
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / rel, target)
             target.chmod(info.get("mode", 0o600))
+            if "uid" in info and os.geteuid() == 0:
+                os.chown(target, info["uid"], info["gid"])
         for secrets_dir in dest["deploy"].glob("secrets"):
             for d in [secrets_dir, *secrets_dir.rglob("*")]:
                 if d.is_dir():
                     d.chmod(0o700)
-        if manifest.get("influxdb"):
+        if manifest.get("influxdb") and not pod:
             r = subprocess.run(["influxd", "restore", "-portable", "-host", influx_rpc,
                                 str(root / "influxdb")], capture_output=True, text=True,
                                timeout=3600)  # fmt: skip

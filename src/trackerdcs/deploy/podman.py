@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.deploy.pod import deploy_config, folder
@@ -51,3 +52,23 @@ def status_text(stand: StandBase) -> str:
     if not rows:
         return f"pod {deploy_config(stand).pod}: not running"
     return "\n".join(f"{r['name']:<32} {r['state']:<10} {r['status']}" for r in rows)
+
+
+# every piece of the pod's state (pod.kube names the volumes `<pod>-<part>`)
+VOLUMES = ("state", "influxdb", "mosquitto", "grafana", "nodered")
+
+
+def volume(stand: StandBase, part: str, create: bool = False) -> Path | None:
+    """Where the volume `<pod>-<part>` lives on this host; None if it does not exist."""
+    name = f"{deploy_config(stand).pod}-{part}"
+    try:
+        return Path(podman("volume", "inspect", "--format", "{{.Mountpoint}}", name).strip())
+    except PodError:
+        if not create:
+            return None
+    podman("volume", "create", name)
+    return volume(stand, part)
+
+
+def running(stand: StandBase) -> bool:
+    return any(r["state"] == "running" for r in containers(stand))

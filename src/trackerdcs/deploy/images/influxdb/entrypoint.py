@@ -4,13 +4,16 @@ mounted secrets say. The first start (no user yet: InfluxDB then accepts one sta
 without a login) makes `trackerdcs` (all privileges: it keeps its database, retention
 policies and rollups); every start sets `grafana`'s password (a rotated secret takes effect
 at the next start) and makes the database if missing (raw points kept `--raw-days`, as the
-recorder would) with read access for `grafana`. Standard library only: it runs on the
-image's Debian Python."""
+recorder would) with read access for `grafana`. A backup staged in the volume by
+`trackerdcs restore` (`/var/lib/influxdb/restore`) is restored first, before any user
+exists, so that nothing can write into the database before its history is back. Standard
+library only: it runs on the image's Debian Python."""
 
 import argparse
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +24,7 @@ import urllib.request
 
 SECRETS = "/run/secrets/trackerdcs/influx"
 URL = "http://127.0.0.1:8086"
+STAGED = "/var/lib/influxdb/restore"
 
 
 def secret(user: str) -> str:
@@ -101,6 +105,14 @@ def main() -> None:
             if proc.poll() is not None or time.monotonic() > deadline:
                 sys.exit("trackerdcs-influxdb: influxd did not start")
             time.sleep(0.2)
+    if os.path.isdir(STAGED):
+        r = subprocess.run(["influxd", "restore", "-portable", "-host", "127.0.0.1:8088", STAGED],
+                           capture_output=True, text=True)  # fmt: skip
+        if r.returncode != 0:
+            proc.terminate()
+            sys.exit(f"trackerdcs-influxdb: restoring {STAGED} failed: {r.stderr.strip()[-800:]}")
+        shutil.rmtree(STAGED)
+        print("trackerdcs-influxdb: history restored from the staged backup", flush=True)
     setup(args.database, args.raw_days)
     sys.exit(proc.wait())
 
