@@ -16,9 +16,13 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+import pytest
+
 from trackerdcs.config import load_stand
 from trackerdcs.deploy import backup, secrets
 from trackerdcs.runs.store import SqliteRunStore
+from trackerdcs.testing.influx import Influx
 from trackerdcs.testing.probe import Probe
 from trackerdcs.web.audit import AuditLog
 from trackerdcs.web.users import Users
@@ -156,3 +160,53 @@ def test_a_damaged_archive_is_refused_and_old_archives_are_pruned(
     except backup.BackupError as exc:
         assert "checksum differs" in str(exc)
     assert not (stand.data_dir / "notes.txt").exists()
+
+
+def _influx_counts(influx: Influx) -> dict[str, int]:
+    r = httpx.post(f"{influx.url}/query", data={"q": "SELECT COUNT(*) FROM /.*/ GROUP BY *",
+                   "db": "dcs"}, auth=(influx.username, influx.password), timeout=10)  # fmt: skip
+    res = r.json()["results"][0]
+    assert "error" not in res, res
+    return {f"{s['name']} {s.get('tags')}": sum(v for v in s["values"][0][1:] if v)
+            for s in res.get("series", [])}  # fmt: skip
+
+
+def test_an_influxdb_historian_is_saved_and_restored_point_for_point(tmp_path: Path) -> None:
+    """A stand on this host with InfluxDB as historian: `influxd backup -portable` through
+    its RPC port into the archive, `influxd restore -portable` into another InfluxDB."""
+    if not Influx.available():
+        pytest.fail("influxd missing: ./scripts/test installs it")
+    src, dst = Influx(tmp_path / "influx-a").start(), Influx(tmp_path / "influx-b").start()
+    try:
+        auth = (src.username, src.password)
+        httpx.post(
+            f"{src.url}/query", data={"q": "CREATE DATABASE dcs"}, auth=auth
+        ).raise_for_status()
+        now = int(time.time()) * 10**9
+        lines = [f"channels,id={c},module=M{c} lv_vMon={10 + i / 100},hv_iMon={i} {now - i * 10**9}"
+                 for c in range(1, 5) for i in range(500)]  # fmt: skip
+        lines += [f"chiller internal_temp={-20 + i / 10},fsm_state=\"ON\" {now - i * 10**9}"
+                  for i in range(300)]  # fmt: skip
+        r = httpx.post(f"{src.url}/write", params={"db": "dcs"}, content="\n".join(lines),
+                       auth=auth)  # fmt: skip
+        assert r.status_code == 204, r.text
+        saved = _influx_counts(src)
+        assert sum(saved.values()) == 4 * 500 * 2 + 300 * 2
+        path = tmp_path / "stand.yaml"
+        url = f"influxdb://trackerdcs@127.0.0.1:{src.port}/dcs"
+        path.write_text(f"state_dir: {tmp_path / 'var'}\nstorage:\n  historian: {url}\n")
+        stand = load_stand(path)
+        archive = backup.backup(stand, tmp_path / "b", influx_rpc=f"127.0.0.1:{src.rpc}")
+        m = backup.read_manifest(archive)
+        assert m["layout"] == "host" and m["influxdb"]["database"] == "dcs"
+        assert [f for f in m["files"] if f.startswith("influxdb/")]
+        places = {"state": tmp_path / "state-b", "deploy": tmp_path / "deploy-b"}
+        backup.restore(stand, archive, influx_rpc=f"127.0.0.1:{dst.rpc}", targets=places)
+        assert _influx_counts(dst) == saved
+        # a second restore would mix histories: InfluxDB refuses, and the reason is given
+        with pytest.raises(backup.BackupError, match="influxd restore"):
+            backup.restore(stand, archive, influx_rpc=f"127.0.0.1:{dst.rpc}", targets=places,
+                           force=True)  # fmt: skip
+    finally:
+        src.stop()
+        dst.stop()

@@ -410,6 +410,38 @@ def test_a_switch_on_the_panel_reaches_the_caen_simulator(pod: Pod) -> None:
             browser.close()
 
 
+def test_rotating_the_services_influxdb_password_keeps_the_history_flowing(pod: Pod) -> None:
+    """`secrets rotate influx/trackerdcs` changes the password in the running InfluxDB and in
+    the file; after `deploy up` the recorder writes with the new one, the old one is refused."""
+    source = str(pod.stand.source)
+    old = pod.secret("influx/trackerdcs.password")
+    trackerdcs("secrets", "rotate", "influx/trackerdcs", "-c", source)
+    new = pod.secret("influx/trackerdcs.password")
+    assert new != old
+    url = f"http://127.0.0.1:{pod.port('influxdb')}/query"
+    assert (
+        httpx.post(url, data={"q": "SHOW DATABASES"}, auth=("trackerdcs", old)).status_code == 401
+    )
+    trackerdcs("deploy", "up", "-c", source, timeout=300)
+    since = time.time()
+    with Probe(pod.host.bus, subscribe=("recorder/#", "+/online")) as p:
+        for svc in SERVICES:
+            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
+        deadline = time.monotonic() + 60
+        while True:
+            assert p.command("recorder", "flush", timeout=30)["ok"]
+            d = deploy_config(pod.stand)
+            q = f"SELECT COUNT(*) FROM /.*/ WHERE time > {int(since * 1e9)}"
+            r = httpx.post(url, data={"q": q, "db": d.influxdb_db}, auth=("trackerdcs", new))
+            assert r.status_code == 200, r.text
+            if r.json()["results"][0].get("series") or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert r.json()["results"][0].get("series"), "nothing written since the rotation"
+        status = p.wait_json("recorder/status", lambda s: s["connected"], timeout=30)
+        assert not status["last_error"], status
+
+
 def _influx_counts(pod: Pod, before: float) -> dict[str, dict[str, int]]:
     """Points per series (and field) older than `before`, as Grafana's account reads them."""
     d = deploy_config(pod.stand)

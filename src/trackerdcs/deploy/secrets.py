@@ -22,9 +22,11 @@ import secrets as random
 from pathlib import Path
 
 import bcrypt
+import httpx
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.deploy import mqtt_accounts, tls
+from trackerdcs.deploy.pod import deploy_config
 from trackerdcs.web.users import ROLES, Users
 
 INFLUX_USERS = ("admin", "trackerdcs", "grafana")
@@ -91,5 +93,32 @@ def rotate(stand: StandBase, root: Path, name: str) -> list[str]:
             known = sorted(str(p.relative_to(root)).removesuffix(".password")
                            for p in root.rglob("*.password"))  # fmt: skip
             raise KeyError(f"no secret '{name}'; known: tls, {', '.join(known)}")
+        if name == "influx/trackerdcs":
+            _rotate_in_influxdb(stand, target)
+            return [*init(stand, root), str(target.relative_to(root))]
         target.unlink()
     return init(stand, root)
+
+
+def _rotate_in_influxdb(stand: StandBase, target: Path) -> None:
+    """InfluxDB holds the services' password too (its entrypoint sets only Grafana's at each
+    start: it cannot log in as `trackerdcs` with a password it was never told). So the
+    running pod's InfluxDB is told first, as `trackerdcs` with the old password, then the
+    file changes; with the pod down, nothing changes."""
+    d = deploy_config(stand)
+    old = target.read_text().strip()
+    new = random.token_urlsafe(24)  # letters, digits, - and _: nothing to quote
+    where = f"127.0.0.1:{d.ports.influxdb}"
+    try:
+        q = f"SET PASSWORD FOR trackerdcs = '{new}'"
+        r = httpx.post(f"http://{where}/query", data={"q": q}, auth=("trackerdcs", old), timeout=10)
+    except httpx.TransportError as exc:
+        raise RuntimeError(
+            f"the pod's InfluxDB does not answer at {where} ({exc}): start the pod first "
+            "(`trackerdcs deploy up`); this password changes in InfluxDB and in the file together"
+        ) from exc
+    if r.status_code != 200 or "error" in r.text:
+        raise RuntimeError(
+            f"InfluxDB did not take the new password: {r.status_code} {r.text[:300]}"
+        )
+    target.write_text(new + "\n")

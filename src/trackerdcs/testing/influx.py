@@ -42,8 +42,9 @@ class Influx:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.password = secrets.token_urlsafe(16)  # a fresh one each time: none is shipped
         self.port = free_port()
+        self.rpc = free_port()  # `influxd backup|restore -host 127.0.0.1:<rpc>`
         self.config = self.dir / "influxdb.conf"
-        self.config.write_text(CONFIG.format(rpc=free_port(), d=self.dir, port=self.port))
+        self.config.write_text(CONFIG.format(rpc=self.rpc, d=self.dir, port=self.port))
         self.proc: subprocess.Popen[bytes] | None = None
         self._user_created = False
 
