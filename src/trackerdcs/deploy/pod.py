@@ -298,8 +298,9 @@ def kube(stand: StandBase, out: Path) -> dict[str, Any]:
 
 
 def compose(stand: StandBase, out: Path) -> dict[str, Any]:
-    """The same pod for podman-compose/docker compose: services share one network namespace
-    through the first (the broker), as the pod's containers do."""
+    """The same pod for Docker Compose v2: services share one network namespace through the
+    first (the broker), as the pod's containers do. (Debian 12's podman-compose 1.0.3 adds
+    its own network to every container and podman refuses that with `service:`.)"""
     services: dict[str, Any] = {}
     named: set[str] = set()
     first = None
