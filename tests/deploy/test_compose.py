@@ -50,3 +50,15 @@ def test_the_compose_file_is_the_pod_again(tmp_path: Path) -> None:
              if "persistentVolumeClaim" in v}  # fmt: skip
     assert set(comp["volumes"]) == named
     assert {f"cmp-{p}" for p in ("state", "influxdb", "mosquitto", "nodered")} <= named
+
+
+def test_each_container_gets_only_the_secrets_it_needs(tmp_path: Path) -> None:
+    stand = load_stand(stand_file(tmp_path, "cmp", nodered=True))
+    mounts = {c.name: set(c.files) for c in pod.containers(stand, pod.folder(stand))}
+    influx = "/run/secrets/trackerdcs/influx/trackerdcs.password"
+    assert {n for n, files in mounts.items() if influx in files} == {"recorder", "web", "influxdb"}
+    for name, files in mounts.items():
+        mqtt = {f for f in files if f.startswith("/run/secrets/trackerdcs/mqtt/")
+                and f.endswith(".password")}  # fmt: skip
+        assert len(mqtt) <= 1, (name, mqtt)  # its own account, nobody else's
+        assert not [f for f in files if f.endswith(("ca.key", "server.key"))] or name == "mosquitto"

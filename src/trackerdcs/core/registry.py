@@ -21,6 +21,7 @@ from trackerdcs.core.history import Measurement
 POWER = "power"  # switches module power: answers safe_off, honours the safety heartbeat
 COOLING = "cooling"  # a chiller or cooling plant: safety sets its safe set-point
 ENVIRONMENT = "environment"  # publishes `<name>/<sensor>` readings (temperature, humidity)
+HISTORY = "history"  # reads or writes the historian (only these get its password in the pod)
 
 
 @dataclass(frozen=True)

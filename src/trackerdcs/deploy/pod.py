@@ -22,7 +22,7 @@ import yaml
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
-from trackerdcs.core.registry import families
+from trackerdcs.core.registry import HISTORY, families
 from trackerdcs.deploy.config import DeployConfig
 from trackerdcs.deploy.images import ref as image
 from trackerdcs.deploy.mqtt_accounts import ADMIN, NODERED, OPERATOR
@@ -209,11 +209,13 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
             name, image("trackerdcs", d.tag),
             ["trackerdcs", "run", name, "--config", STAND_IN_POD],
             files={**common_files,
-                   f"{SECRETS}/mqtt/{svc}.password": sec / "mqtt" / f"{svc}.password",
-                   f"{SECRETS}/influx/trackerdcs.password": sec / "influx" / "trackerdcs.password"},
+                   f"{SECRETS}/mqtt/{svc}.password": sec / "mqtt" / f"{svc}.password"},
             volumes={STATE: vol("state")},
             health=["trackerdcs", "health", svc, "--config", STAND_IN_POD],
         )  # fmt: skip
+        if HISTORY in fam.roles:
+            pw = f"{SECRETS}/influx/trackerdcs.password"
+            c.files[pw] = sec / "influx" / "trackerdcs.password"
         if name == "web":
             c.dirs[f"{SECRETS}/users"] = sec / "users"  # `users add` on the host: read live
             c.ports.append((d.ports.web, WEB, d.bind))

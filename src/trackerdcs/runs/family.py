@@ -1,6 +1,6 @@
 """Calibration runs on Ph2_ACF with the stand conditions attached (IV curves, sequences next)."""
 
-from trackerdcs.core.registry import Family
+from trackerdcs.core.registry import HISTORY, Family
 
 FAMILY = Family(
     name="runs",
@@ -8,4 +8,5 @@ FAMILY = Family(
     service="trackerdcs.runs.service:RunsService",
     order=80,
     ui={"panel": "runs"},
+    roles=frozenset({HISTORY}),
 )

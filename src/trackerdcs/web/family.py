@@ -1,6 +1,6 @@
 """The web UI and its REST/WebSocket API."""
 
-from trackerdcs.core.registry import Family
+from trackerdcs.core.registry import HISTORY, Family
 
 FAMILY = Family(
     name="web",
@@ -8,4 +8,5 @@ FAMILY = Family(
     service="trackerdcs.web.service:WebService",
     order=90,
     relocate="trackerdcs.web.config:relocate",
+    roles=frozenset({HISTORY}),
 )
