@@ -133,7 +133,7 @@ _CHANGE = {"action": "", "property": "", "from": "", "to": "", "reg": False}
 
 
 def _id(*key: object) -> str:
-    return hashlib.sha1("/".join(map(str, key)).encode()).hexdigest()[:16]
+    return hashlib.sha1("/".join(map(str, key)).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 class _Flows:
