@@ -292,6 +292,10 @@ def _admin_publish(pod: Pod, topic: str, payload: object) -> None:
     c.connect("127.0.0.1", pod.port("mqtt"), 5)
     c.loop_start()
     try:
+        deadline = time.monotonic() + 10
+        while not c.is_connected():  # CONNACK first: publishing before it fails at once
+            assert time.monotonic() < deadline, "admin not connected within 10 s"
+            time.sleep(0.05)
         c.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
     finally:
         c.disconnect()
@@ -337,7 +341,7 @@ def test_a_switch_on_the_panel_reaches_the_caen_simulator(pod: Pod) -> None:
 
     host = str(pod.folder / "host.yaml")
     with Probe(pod.host.bus, subscribe=("+/online",)) as p:
-        for svc in ("dcs", "safety", "sensors"):
+        for svc in ("dcs", "safety", "sensors", "nodered"):  # the panel announces itself too
             p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
     for side in ("hv", "lv"):
         trackerdcs("cmd", "-c", host, "dcs", f"switch/{side}", "off", "--timeout", "30")

@@ -26,6 +26,7 @@ from trackerdcs.core import peers
 BROKER_ID = "trackerdcs-broker"
 CA_IN_POD = "/run/secrets/trackerdcs/tls/ca.crt"
 VIA = "nodered"
+ONLINE = "nodered/online"
 
 Node = dict[str, Any]
 
@@ -183,8 +184,11 @@ class _Panel:
         f.config("broker", "mqtt-broker", id=BROKER_ID, name="trackerdcs bus",
                  broker="127.0.0.1", port=str(broker_port), tls=tls_id or "",
                  usetls=tls, clientid="nodered-panel", autoConnect=True, protocolVersion="4",
-                 keepalive="15", cleansession=True, autoUnsubscribe=True, birthTopic="",
-                 closeTopic="", willTopic="", sessionExpiry="")  # fmt: skip
+                 keepalive="15", cleansession=True, autoUnsubscribe=True, sessionExpiry="",
+                 # availability like every service: retained true, false as will and on close
+                 birthTopic=ONLINE, birthQos="1", birthRetain="true", birthPayload="true",
+                 closeTopic=ONLINE, closeQos="1", closeRetain="true", closePayload="false",
+                 willTopic=ONLINE, willQos="1", willRetain="true", willPayload="false")  # fmt: skip
         self.ui = f.config("ui", "ui-base", name="trackerdcs", path="/dashboard",
                            includeClientData=True,
                            acceptsClientConfig=["ui-notification", "ui-control"],
