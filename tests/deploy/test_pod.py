@@ -30,12 +30,19 @@ import pytest
 from tests.deploy.conftest import stand_file, trackerdcs
 from tests.web.conftest import CHROMIUM, FLAGS
 from trackerdcs.config import load_stand
+from trackerdcs.config.bus import BusConfig
 from trackerdcs.config.model import StandBase
 from trackerdcs.deploy import grafana
 from trackerdcs.deploy.pod import deploy_config
+from trackerdcs.testing.demo import wait_online
 from trackerdcs.testing.probe import Probe
 
 SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web")
+
+
+def _online(bus: BusConfig, services: tuple[str, ...] = SERVICES) -> None:
+    view = wait_online(bus, services, timeout=120)
+    assert all(view.values()), view
 
 
 @dataclass
@@ -86,17 +93,7 @@ def pod(podman_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             r = subprocess.run(["podman", "logs", name], capture_output=True, timeout=60)
             (logs / f"{name}.log").write_bytes(r.stdout + r.stderr)
         trackerdcs("deploy", "down", "-c", str(path), timeout=300, check=False)
-        pod_name = deploy_config(stand).pod
-        vols = subprocess.run(
-            ["podman", "volume", "ls", "-q", "--filter", f"name={pod_name}-"],
-            text=True,
-            capture_output=True,
-            timeout=60,
-        ).stdout.split()
-        if vols:
-            subprocess.run(
-                ["podman", "volume", "rm", "-f", *vols], capture_output=True, timeout=120
-            )
+        _remove_volumes(deploy_config(stand).pod)
 
 
 def _client(pod: Pod, user: str | None, password: str | None, ca: bool = True) -> tuple[int, str]:
@@ -129,9 +126,8 @@ def _client(pod: Pod, user: str | None, password: str | None, ca: bool = True) -
 
 
 def test_the_pod_runs_every_service_and_obeys_the_operator(pod: Pod) -> None:
+    _online(pod.host.bus)
     with Probe(pod.host.bus) as p:
-        for svc in SERVICES:
-            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
         p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", timeout=60)
         p.wait_json("safety/status", lambda s: s["state"] == "OK", timeout=60)
     # the operator's command line, through the pod's broker, TLS and the operator account
@@ -340,9 +336,7 @@ def test_a_switch_on_the_panel_reaches_the_caen_simulator(pod: Pod) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     host = str(pod.folder / "host.yaml")
-    with Probe(pod.host.bus, subscribe=("+/online",)) as p:
-        for svc in ("dcs", "safety", "sensors", "nodered"):  # the panel announces itself too
-            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
+    _online(pod.host.bus, ("dcs", "safety", "sensors", "nodered"))  # the panel too
     for side in ("hv", "lv"):
         trackerdcs("cmd", "-c", host, "dcs", f"switch/{side}", "off", "--timeout", "30")
     with Probe(pod.host.bus, subscribe=("dcs/#", "alarms/#")) as probe:
@@ -428,9 +422,8 @@ def test_rotating_the_services_influxdb_password_keeps_the_history_flowing(pod: 
     )
     trackerdcs("deploy", "up", "-c", source, timeout=300)
     since = time.time()
-    with Probe(pod.host.bus, subscribe=("recorder/#", "+/online")) as p:
-        for svc in SERVICES:
-            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
+    _online(pod.host.bus)
+    with Probe(pod.host.bus, subscribe=("recorder/#",)) as p:
         deadline = time.monotonic() + 60
         while True:
             assert p.command("recorder", "flush", timeout=30)["ok"]
@@ -479,9 +472,8 @@ def test_the_pod_backed_up_while_it_runs_comes_back_whole(pod: Pod, tmp_path: Pa
 
     source = str(pod.stand.source)
     d = deploy_config(pod.stand)
-    with Probe(pod.host.bus, subscribe=("recorder/#", "+/online")) as p:
-        for svc in SERVICES:
-            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
+    _online(pod.host.bus)
+    with Probe(pod.host.bus, subscribe=("recorder/#",)) as p:
         deadline = time.monotonic() + 90
         while True:  # some history first (a pod started for this test alone has none yet)
             cutoff = time.time() - 2  # whatever is older reached the recorder before the flush
@@ -520,9 +512,7 @@ def test_the_pod_backed_up_while_it_runs_comes_back_whole(pod: Pod, tmp_path: Pa
             assert path.stat().st_mode & 0o777 == 0o600, rel
 
     trackerdcs("deploy", "up", "-c", source, timeout=300)
-    with Probe(load_stand(pod.folder / "host.yaml").bus, subscribe=("+/online",)) as p:
-        for svc in SERVICES:
-            p.wait_for(f"{svc}/online", lambda m: m.text == "true", timeout=120)
+    _online(load_stand(pod.folder / "host.yaml").bus)
     deadline = time.monotonic() + 60
     while True:
         try:

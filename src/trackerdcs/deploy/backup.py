@@ -136,6 +136,15 @@ def layout(stand: StandBase) -> Layout:
     return Layout("host", sources(stand))
 
 
+def _entry(saved: Path, original: os.stat_result | None = None) -> dict[str, Any]:
+    """A file's line in the manifest: the saved copy's size and checksum, the original's
+    mode and owner (restored with it)."""
+    entry: dict[str, Any] = {"size": saved.stat().st_size, "sha256": _sha(saved), "mode": 0o600}
+    if original is not None:
+        entry.update(mode=original.st_mode & 0o777, uid=original.st_uid, gid=original.st_gid)
+    return entry
+
+
 def _save_folder(src: Source, into: Path, files: dict[str, Any], counts: dict[str, Any],
                  exclude: tuple[Path, ...]) -> None:  # fmt: skip
     for path in sorted(src.path.rglob("*")):
@@ -153,9 +162,7 @@ def _save_folder(src: Source, into: Path, files: dict[str, Any], counts: dict[st
                 counts[rel] = got
         else:
             shutil.copy2(path, dst)
-        st = path.stat()
-        files[rel] = {"size": dst.stat().st_size, "sha256": _sha(dst),
-                      "mode": st.st_mode & 0o777, "uid": st.st_uid, "gid": st.st_gid}  # fmt: skip
+        files[rel] = _entry(dst, path.stat())
 
 
 def _influx(stand: StandBase, into: Path, rpc: str) -> dict[str, Any] | None:
@@ -195,8 +202,8 @@ def _influx_pod(stand: StandBase, into: Path, tag: str) -> dict[str, Any]:
     return {"database": d.influxdb_db, "container": f"{d.pod}-influxdb"}
 
 
-def backup(stand: StandBase, out: Path, keep: int | None = None, influx_rpc: str = "127.0.0.1:8088",
-           extra: list[Source] | None = None) -> Path:  # fmt: skip
+def backup(stand: StandBase, out: Path, keep: int | None = None,
+           influx_rpc: str = "127.0.0.1:8088") -> Path:  # fmt: skip
     """Write one archive into `out`; returns its path."""
     out.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
@@ -204,11 +211,10 @@ def backup(stand: StandBase, out: Path, keep: int | None = None, influx_rpc: str
     files: dict[str, Any] = {}
     counts: dict[str, Any] = {}
     lay = layout(stand)
-    saved = [*lay.sources, *(extra or [])]
     with tempfile.TemporaryDirectory(prefix="trackerdcs-backup-", dir=out) as tmp:
         root = Path(tmp) / name
         root.mkdir()
-        for src in saved:
+        for src in lay.sources:
             _save_folder(src, root, files, counts, exclude=(out.resolve(),))
         if lay.kind == "pod":
             influx: dict[str, Any] | None = _influx_pod(stand, root, name)
@@ -217,11 +223,10 @@ def backup(stand: StandBase, out: Path, keep: int | None = None, influx_rpc: str
         if influx:
             for path in sorted((root / "influxdb").rglob("*")):
                 if path.is_file():
-                    rel = str(path.relative_to(root))
-                    files[rel] = {"size": path.stat().st_size, "sha256": _sha(path), "mode": 0o600}
+                    files[str(path.relative_to(root))] = _entry(path)
         manifest = {
             "stand": stand.stand.name, "created": now.isoformat(), "trackerdcs": __version__,
-            "layout": lay.kind, "sources": {s.name: str(s.path) for s in saved},
+            "layout": lay.kind, "sources": {s.name: str(s.path) for s in lay.sources},
             "influxdb": influx, "files": files, "series_counts": counts,
         }  # fmt: skip
         (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -275,26 +280,22 @@ def restore(
     through `influxd restore -portable`. Returns the manifest."""
     manifest = read_manifest(archive)
     pod = manifest.get("layout") == "pod"
-    parts = {rel.split("/", 1)[0] for rel in manifest["files"]} - {"influxdb"}
-    if pod:
-        if podman.running(stand):
-            raise BackupError(f"pod {deploy_config(stand).pod} is running: a restore goes into "
-                              "a stopped deployment (`trackerdcs deploy down`)")  # fmt: skip
-        dest: dict[str, Path] = {p: v for p in parts - {"deploy"}
-                                 if (v := podman.volume(stand, p, create=True))}  # fmt: skip
-        dest["deploy"] = folder(stand)
-    else:
-        dest = {s.name: s.path for s in sources(stand)}
-        dest.setdefault("deploy", folder(stand))
-    dest.update(targets or {})
+    parts = {rel.split("/", 1)[0] for rel in manifest["files"]}
+    if not pod:
+        parts.discard("influxdb")  # restored through influxd below, not as files
+    if pod and podman.running(stand):
+        raise BackupError(f"pod {deploy_config(stand).pod} is running: a restore goes into "
+                          "a stopped deployment (`trackerdcs deploy down`)")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="trackerdcs-restore-") as tmp:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(tmp, filter="data")
         root = next(Path(tmp).iterdir())
         verify(root, manifest)
-        if pod and manifest.get("influxdb"):
-            dest["influxdb"] = podman.volume(stand, "influxdb", create=True) or Path("/")
-            parts.add("influxdb")
+        # the pod's volumes are made once the archive is known good
+        dest = ({p: podman.new_volume(stand, p) for p in parts - {"deploy"}} if pod
+                else {s.name: s.path for s in sources(stand)})  # fmt: skip
+        dest.setdefault("deploy", folder(stand))
+        dest.update(targets or {})
         for name in parts:
             if name not in dest:
                 raise BackupError(f"the archive has '{name}' and this stand has no place for it")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trackerdcs.cli.common import load_or_exit
 from trackerdcs.deploy.images import IMAGES
+
+if TYPE_CHECKING:
+    from trackerdcs.config.model import StandBase
 
 
 def register(commands: Any, sim: Any) -> None:
@@ -130,17 +133,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_kube(args: argparse.Namespace) -> int:
+    return 0 if _write_pod(load_or_exit(args.config), args.config) else 1
+
+
+def _write_pod(stand: StandBase, config: str) -> bool:
+    """The pod's files, written if the secrets are there (else the reason is printed)."""
     from trackerdcs.deploy import pod
 
-    stand = load_or_exit(args.config)
     out = pod.folder(stand)
     if not (out / "secrets" / "mqtt" / "passwd").exists():
         print(f"deploy kube: no secrets in {out / 'secrets'}: run `trackerdcs secrets init "
-              f"-c {args.config}` first", file=sys.stderr)  # fmt: skip
-        return 1
+              f"-c {config}` first", file=sys.stderr)  # fmt: skip
+        return False
     for path in pod.write(stand):
         print(path)
-    return 0
+    return True
 
 
 def cmd_pod(args: argparse.Namespace) -> int:
@@ -149,7 +156,7 @@ def cmd_pod(args: argparse.Namespace) -> int:
     stand = load_or_exit(args.config)
     try:
         if args.verb == "up":
-            if cmd_kube(args):
+            if not _write_pod(stand, args.config):
                 return 1  # no secrets yet: the reason is printed, nothing is started
             podman.up(stand)
             print(podman.status_text(stand))

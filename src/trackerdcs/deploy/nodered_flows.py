@@ -17,7 +17,6 @@ Node ids are derived from names, so a regenerated file has the same ids.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from trackerdcs.config.model import StandBase
@@ -131,6 +130,7 @@ return {topic: msg.order.topic, payload: msg.order.payload};
 
 
 _CHANGE = {"action": "", "property": "", "from": "", "to": "", "reg": False}
+_FUNCTION = {"timeout": 0, "noerr": 0, "initialize": "", "finalize": "", "libs": []}
 
 
 def _id(*key: object) -> str:
@@ -214,8 +214,7 @@ class _Panel:
                             dismissText="Close", allowConfirm=False, confirmText="",
                             raw=False, className="", name="replies")  # fmt: skip
         self.cmd = f.add("cmd", "function", 3, name="command (user, via, deadline)",
-                         func=COMMAND_JS, outputs=2, timeout=0, noerr=0, initialize="",
-                         finalize="", libs=[])  # fmt: skip
+                         func=COMMAND_JS, outputs=2, **_FUNCTION)  # fmt: skip
         f.wire(self.cmd, out)
         f.wire(self.cmd, self.notify, output=1)
         f.next_row()
@@ -225,8 +224,7 @@ class _Panel:
                              dismissText="Cancel", allowConfirm=True, confirmText="Confirm",
                              raw=False, className="", name="confirm")  # fmt: skip
         confirmed = f.add("confirmed", "function", 4, name="confirmed order",
-                          func=CONFIRMED_JS, outputs=1, timeout=0, noerr=0, initialize="",
-                          finalize="", libs=[])  # fmt: skip
+                          func=CONFIRMED_JS, outputs=1, **_FUNCTION)  # fmt: skip
         f.wire(self.confirm, confirmed)
         f.wire(confirmed, self.cmd)
         f.next_row()
@@ -255,7 +253,7 @@ class _Panel:
 
     def function(self, key: str, name: str, js: str, outputs: int = 1) -> str:
         return self.f.add(f"fn {key}", "function", 1, name=name, func=js, outputs=outputs,
-                          timeout=0, noerr=0, initialize="", finalize="", libs=[])  # fmt: skip
+                          **_FUNCTION)  # fmt: skip
 
     def text(self, key: str, group: str, order: int, label: str) -> str:
         return self.f.add(f"text {key}", "ui-text", 2,
@@ -271,16 +269,14 @@ class _Panel:
         order: int,
         label: str,
         topic: str,
-        payload: Any,
+        payload: str,
         confirm: str | None = None,
         width: int = 0,
     ) -> str:
-        payload_type = "json" if isinstance(payload, dict) else "str"
-        text = json.dumps(payload) if isinstance(payload, dict) else str(payload)
         b = self.f.add(f"button {key}", "ui-button", 2,
                        **_widget(group, order, label, width=width, emulateClick=False,
                                  tooltip="", color="", bgcolor="", icon="", iconPosition="left",
-                                 payload=text, payloadType=payload_type, topic=topic,
+                                 payload=payload, payloadType="str", topic=topic,
                                  topicType="str", buttonColor="", textColor="", iconColor="",
                                  enableClick=True, enablePointerdown=False,
                                  pointerdownPayload="", pointerdownPayloadType="str",

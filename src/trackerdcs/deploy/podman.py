@@ -58,16 +58,26 @@ def status_text(stand: StandBase) -> str:
 VOLUMES = ("state", "influxdb", "mosquitto", "grafana", "nodered")
 
 
-def volume(stand: StandBase, part: str, create: bool = False) -> Path | None:
+def _mountpoint(name: str) -> Path:
+    return Path(podman("volume", "inspect", "--format", "{{.Mountpoint}}", name).strip())
+
+
+def volume(stand: StandBase, part: str) -> Path | None:
     """Where the volume `<pod>-<part>` lives on this host; None if it does not exist."""
-    name = f"{deploy_config(stand).pod}-{part}"
     try:
-        return Path(podman("volume", "inspect", "--format", "{{.Mountpoint}}", name).strip())
+        return _mountpoint(f"{deploy_config(stand).pod}-{part}")
     except PodError:
-        if not create:
-            return None
+        return None
+
+
+def new_volume(stand: StandBase, part: str) -> Path:
+    """The volume `<pod>-<part>`, made if missing (a restore into a new deployment)."""
+    found = volume(stand, part)
+    if found is not None:
+        return found
+    name = f"{deploy_config(stand).pod}-{part}"
     podman("volume", "create", name)
-    return volume(stand, part)
+    return _mountpoint(name)
 
 
 def running(stand: StandBase) -> bool:
