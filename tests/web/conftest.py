@@ -100,3 +100,20 @@ def show(page, name: str) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     expect(link).to_have_attribute("aria-current", "page")
+
+
+def no_sideways_scroll(page, where: str) -> None:  # type: ignore[no-untyped-def]
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= page.viewport_size["width"], f"{where}: the page is {wide} px wide"
+
+
+def inside(page, locator, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Scrolled to if need be, then wholly inside the viewport's width and height."""
+    from playwright.sync_api import expect
+
+    locator.scroll_into_view_if_needed()
+    expect(locator).to_be_visible()
+    box = locator.bounding_box()
+    w, h = page.viewport_size["width"], page.viewport_size["height"]
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= w + 0.5, (what, box)
+    assert box["y"] >= 0 and box["y"] + box["height"] <= h + 0.5, (what, box)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import Demo
+from tests.web.conftest import Demo, inside, no_sideways_scroll
 
 SIZES = {"desk": (1400, 900), "phone": (390, 844)}
 PAGES = ("overview", "modules", "environment", "alarms", "runs", "settings")
@@ -21,21 +21,6 @@ SHOTS = Path(os.environ.get("TRACKERDCS_ARTIFACTS", Path(__file__).parents[2] / 
 def shot(page: Page, name: str) -> None:
     (SHOTS / "screens").mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "screens" / f"{name}.png"))
-
-
-def no_sideways_scroll(page: Page, where: str) -> None:
-    wide = page.evaluate("document.documentElement.scrollWidth")
-    assert wide <= page.viewport_size["width"], f"{where}: the page is {wide} px wide"
-
-
-def inside(page: Page, locator, what: str) -> None:
-    """Scrolled to if need be, then wholly inside the viewport's width and height."""
-    locator.scroll_into_view_if_needed()
-    expect(locator).to_be_visible()
-    box = locator.bounding_box()
-    w, h = page.viewport_size["width"], page.viewport_size["height"]
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= w + 0.5, (what, box)
-    assert box["y"] >= 0 and box["y"] + box["height"] <= h + 0.5, (what, box)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo, show
+from tests.web.conftest import Demo, inside, no_sideways_scroll, show
 
 
 def test_wrong_password_is_refused(demo: Demo, browser) -> None:
@@ -222,8 +222,10 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     row.click()
     expect(page.locator("#run-detail-title")).to_be_in_viewport()
-    page.locator("#run-check").scroll_into_view_if_needed()
-    expect(page.locator("#run-start")).to_be_in_viewport()
+    # the operator scrolls to the button (the form wraps; a half-visible "Check" above it is
+    # not scrolled to, and "Start run" stayed below the fold in a fresh-clone run)
+    no_sideways_scroll(page, "runs at phone width")
+    inside(page, page.locator("#run-start"), "Start run at phone width")
     page.screenshot(path=str(tmp_path / "runs-phone.png"), full_page=False)
     page.set_viewport_size({"width": 1400, "height": 1000})
     show(page, "modules")
