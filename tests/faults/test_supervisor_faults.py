@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from trackerdcs.runtime.pids import alive
@@ -61,6 +63,10 @@ def test_children_die_with_their_supervisor_and_a_stand_runs_once(
             time.sleep(0.1)
         left = [pid for pid in pids if alive(pid)]
         assert left == [], _who(left, tmp_path / "up1.log")  # no orphan left
+        for pid in pids:  # ended by its own watch, not by its orderly stop: say where it hung
+            stacks = Path(tempfile.gettempdir()) / f"trackerdcs-orphan-{pid}.txt"
+            if stacks.exists():
+                warnings.warn(f"orderly stop of {pid} hung:\n{stacks.read_text()}", stacklevel=1)
 
         # the lock went with the last of them: the stand starts again
         again = _up(path, tmp_path / "up2.log")

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     from trackerdcs.runtime import logs
 
     logs.setup(args.log)
+    from trackerdcs.runtime.orphan import watch_parent
+
+    watch_parent()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

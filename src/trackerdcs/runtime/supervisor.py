@@ -3,7 +3,8 @@
 Children get their own session so a Ctrl-C in the terminal reaches only the supervisor,
 which then stops them in reverse start order (consumers first, simulators and broker last).
 If the supervisor itself dies (SIGKILL, OOM), the kernel sends every child SIGTERM
-(PR_SET_PDEATHSIG): no orphan keeps running beside the next `up`.
+(PR_SET_PDEATHSIG); a child whose orderly stop then hangs is ended by its own watch
+(`orphan.py`): no orphan keeps running beside the next `up`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+from trackerdcs.runtime.orphan import SUPERVISOR_ENV
 from trackerdcs.runtime.plan import ProcessSpec
 
 log = logging.getLogger("trackerdcs.supervisor")
@@ -71,7 +73,8 @@ class Supervisor:
         before_broker: Callable[[], None] | None = None,
     ):
         self.children = [Child(s) for s in specs]
-        self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1",
+                    SUPERVISOR_ENV: str(os.getpid())}  # fmt: skip
         self.out = out or sys.stdout
         self.backoff_max = backoff_max
         self.stable_after = stable_after
