@@ -38,10 +38,9 @@ def trackerdcs(*args: str, timeout: float = 600, check: bool = True,
 
 
 def stand_file(folder: Path, pod: str, nodered: bool = False) -> Path:
-    """The demo stand (simulated CAEN, Julabo, sensors) as a production pod on free ports."""
+    """The demo stand (simulated CAEN, Julabo, sensors, Ph2_ACF) as a production pod on free
+    ports, with the files it names beside it (hardware description, recipes)."""
     data = yaml.safe_load(demo_file().read_text())
-    for gone in ("ph2acf", "runs"):  # Ph2_ACF's files are not in the pod
-        data.pop(gone, None)
     data["bus"] = {"host": "mqtt.lab.example", "port": 8883}  # the pod's own replace these
     data["web"] = {"port": 8080}
     data["recorder"] = {"keepalive": 2.0}
@@ -51,6 +50,8 @@ def stand_file(folder: Path, pod: str, nodered: bool = False) -> Path:
                   "grafana": free_port(), "nodered": free_port()},
     }  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(demo_file().parent / data["ph2acf"]["hw_config"], folder)
+    shutil.copytree(demo_file().parent / "recipes", folder / "recipes", dirs_exist_ok=True)
     path = folder / "stand.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

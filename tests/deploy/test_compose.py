@@ -56,7 +56,12 @@ def test_each_container_gets_only_the_secrets_it_needs(tmp_path: Path) -> None:
     stand = load_stand(stand_file(tmp_path, "cmp", nodered=True))
     mounts = {c.name: set(c.files) for c in pod.containers(stand, pod.folder(stand))}
     influx = "/run/secrets/trackerdcs/influx/trackerdcs.password"
-    assert {n for n, files in mounts.items() if influx in files} == {"recorder", "web", "influxdb"}
+    assert {n for n, files in mounts.items() if influx in files} == {
+        "recorder",
+        "web",
+        "runs",
+        "influxdb",
+    }
     for name, files in mounts.items():
         mqtt = {f for f in files if f.startswith("/run/secrets/trackerdcs/mqtt/")
                 and f.endswith(".password")}  # fmt: skip

@@ -37,7 +37,7 @@ from trackerdcs.deploy.pod import deploy_config
 from trackerdcs.testing.demo import wait_online
 from trackerdcs.testing.probe import Probe
 
-SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web")
+SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web", "runs")
 
 
 def _online(bus: BusConfig, services: tuple[str, ...] = SERVICES) -> None:
@@ -149,6 +149,9 @@ def test_the_pod_runs_every_service_and_obeys_the_operator(pod: Pod) -> None:
     ok = web.post("/api/login", json={"username": "operator",
                                       "password": pod.secret("web/operator.password")})  # fmt: skip
     assert ok.status_code == 200, ok.text
+    # files the stand names beside itself are the runs service's too: its recipes are offered
+    r = trackerdcs("sequence", "-c", str(pod.folder / "host.yaml"), "recipes")
+    assert "burn-in" in r.stdout and "quick-test" in r.stdout, r.stdout
 
 
 def test_anonymous_wrong_passwords_and_foreign_certificates_are_refused(pod: Pod) -> None:

@@ -46,10 +46,27 @@ class Family:
     # the reference history schema of the family's topics (recorder, Telegraf config)
     history: tuple[Measurement, ...] = ()
     cooling: CoolingContract | None = None  # how a COOLING family is read and ordered
+    # "module:function(section, stand) -> list[HostFile]": files the section names on the
+    # host that the stand's processes read (the pod mounts them); raises NotInPod with the
+    # reason when the section as written cannot run in a container
+    host_files: str | None = None
 
     @property
     def topic_root(self) -> str:
         return self.default_name or self.name
+
+
+@dataclass(frozen=True)
+class HostFile:
+    """A file or folder named by `key` of a stand-file section, resolved on the host."""
+
+    key: str
+    path: Path  # absolute
+    folder: bool = False
+
+
+class NotInPod(ValueError):
+    """A section that cannot run inside the pod as written; the message says what to do."""
 
 
 def load(dotted: str) -> Any:

@@ -138,6 +138,7 @@ def cmd_kube(args: argparse.Namespace) -> int:
 
 def _write_pod(stand: StandBase, config: str) -> bool:
     """The pod's files, written if the secrets are there (else the reason is printed)."""
+    from trackerdcs.core.registry import NotInPod
     from trackerdcs.deploy import pod
 
     out = pod.folder(stand)
@@ -145,7 +146,12 @@ def _write_pod(stand: StandBase, config: str) -> bool:
         print(f"deploy kube: no secrets in {out / 'secrets'}: run `trackerdcs secrets init "
               f"-c {config}` first", file=sys.stderr)  # fmt: skip
         return False
-    for path in pod.write(stand):
+    try:
+        written = pod.write(stand)
+    except NotInPod as exc:
+        print(f"deploy kube: {stand.source}: {exc}", file=sys.stderr)
+        return False
+    for path in written:
         print(path)
     return True
 

@@ -9,7 +9,9 @@ The deployment folder (`deploy.folder`, beside the stand file) holds:
 Every container of the pod shares its network: the broker is `127.0.0.1:8883` (TLS, the
 deployment's CA) for every service, InfluxDB `127.0.0.1:8086`. Only the published ports
 reach the host. State lives in named volumes `<pod>-<what>`; secrets are mounted read-only,
-one file at a time, into the containers that need them.
+one file at a time, into the containers that need them. Files the stand names beside itself
+(Ph2_ACF's hardware description and folder, the recipes) are mounted read-only at their
+host paths, which both stand files then name.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import yaml
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
-from trackerdcs.core.registry import HISTORY, families
+from trackerdcs.core.registry import HISTORY, HostFile, families, load
 from trackerdcs.deploy.config import DeployConfig
 from trackerdcs.deploy.images import ref as image
 from trackerdcs.deploy.mqtt_accounts import ADMIN, NODERED, OPERATOR
@@ -51,6 +53,26 @@ def _raw(stand: StandBase) -> dict[str, Any]:
     return dict(data)
 
 
+def host_files(stand: StandBase) -> dict[str, list[HostFile]]:
+    """Per section, the files it names that the stand's processes read on the host (Ph2_ACF's
+    hardware description and folder, the recipes). The pod mounts them read-only at the same
+    path, so that a path said to Ph2_ACF's RunController means the same file on both sides.
+    Raises NotInPod with what to change when a section cannot run in a container."""
+    found = {}
+    for name, fam in families().items():
+        section = stand.section(name)
+        if fam.host_files and section is not None and getattr(section, "enabled", True):
+            files = load(fam.host_files)(section, stand)
+            if files:
+                found[name] = files
+    return found
+
+
+def _absolute(stand: StandBase, data: dict[str, Any]) -> None:
+    for name, files in host_files(stand).items():
+        data[name] = {**(data.get(name) or {}), **{f.key: str(f.path) for f in files}}
+
+
 def _influx_url(user: str, host: str, port: int, db: str) -> str:
     return f"influxdb://{user}@{host}:{port}/{db}"
 
@@ -60,6 +82,7 @@ def pod_stand(stand: StandBase) -> dict[str, Any]:
     d = deploy_config(stand)
     data = _raw(stand)
     data["state_dir"] = STATE
+    _absolute(stand, data)
     bus = {k: v for k, v in (data.get("bus") or {}).items() if k in ("keepalive",)}
     bus.update(host="127.0.0.1", port=MQTT_TLS if d.tls else MQTT_PLAIN, username=ADMIN,
                password_file=f"{SECRETS}/mqtt/{ADMIN}.password",
@@ -85,6 +108,7 @@ def host_stand(stand: StandBase, out: Path) -> dict[str, Any]:
     d = deploy_config(stand)
     data = _raw(stand)
     data["state_dir"] = str(out / "host-state")
+    _absolute(stand, data)
     host = "127.0.0.1" if d.bind in ("0.0.0.0", "::") else d.bind
     bus: dict[str, Any] = {
         "host": host,
@@ -189,6 +213,9 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
         ),
     ]  # fmt: skip
     common_files = {STAND_IN_POD: out / "stand.yaml", **ca}
+    local = [f for files in host_files(stand).values() for f in files]
+    common_files |= {str(f.path): f.path for f in local if not f.folder}
+    common_dirs = {str(f.path): f.path for f in local if f.folder}
     fams = families()
     for name, fam in fams.items():
         section = stand.section(name)
@@ -198,7 +225,7 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
                 ["trackerdcs", "sim", name, "--config", STAND_IN_POD],
                 files={**common_files,
                        f"{SECRETS}/mqtt/{ADMIN}.password": sec / "mqtt" / f"{ADMIN}.password"},
-                volumes={STATE: vol("state")},
+                dirs=dict(common_dirs), volumes={STATE: vol("state")},
             ))  # fmt: skip
     for name, fam in fams.items():
         section = stand.section(name)
@@ -210,7 +237,7 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
             ["trackerdcs", "run", name, "--config", STAND_IN_POD],
             files={**common_files,
                    f"{SECRETS}/mqtt/{svc}.password": sec / "mqtt" / f"{svc}.password"},
-            volumes={STATE: vol("state")},
+            dirs=dict(common_dirs), volumes={STATE: vol("state")},
             health=["trackerdcs", "health", svc, "--config", STAND_IN_POD],
         )  # fmt: skip
         if HISTORY in fam.roles:

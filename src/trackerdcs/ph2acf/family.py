@@ -5,6 +5,7 @@ from trackerdcs.core.registry import Family
 FAMILY = Family(
     name="ph2acf",
     config="trackerdcs.ph2acf.config:Ph2acfConfig",
+    host_files="trackerdcs.ph2acf.host_files:host_files",
     simulator=True,  # `simulate: true`: the simulated RunController beside the stand
     relocate="trackerdcs.ph2acf.testing:relocate",
     order=15,

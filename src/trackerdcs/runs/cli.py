@@ -202,6 +202,8 @@ def cmd_sequence(args: argparse.Namespace) -> int:
     if code:
         return code
     if args.action == "recipes":
+        if not result["recipes"]:
+            print(f"no recipes in {result['folder']} (the service's runs.recipes)")
         for r in result["recipes"]:
             what = (f"INVALID: {r['error']}" if "error" in r
                     else f"{r['name']} ({r['steps']} steps) {r['description']}")  # fmt: skip

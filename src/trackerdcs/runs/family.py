@@ -5,6 +5,7 @@ from trackerdcs.core.registry import HISTORY, Family
 FAMILY = Family(
     name="runs",
     config="trackerdcs.runs.config:RunsConfig",
+    host_files="trackerdcs.runs.host_files:host_files",
     service="trackerdcs.runs.service:RunsService",
     order=80,
     ui={"panel": "runs"},
