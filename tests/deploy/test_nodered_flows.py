@@ -16,8 +16,9 @@ from trackerdcs.testing.demo import demo_file
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
-@pytest.mark.parametrize("stand_path", [demo_file(), EXAMPLES / "coldroom.yaml"],
-                         ids=["demo", "coldroom"])  # fmt: skip
+@pytest.mark.parametrize("stand_path", [demo_file(), EXAMPLES / "coldroom.yaml",
+                                        EXAMPLES / "lyon.yaml"],
+                         ids=["demo", "coldroom", "lyon"])  # fmt: skip
 def test_flows_are_whole_and_command_only_what_the_panel_may(stand_path: Path) -> None:
     stand = load_stand(stand_path)
     nodes = flows(stand)
@@ -41,10 +42,29 @@ def test_flows_are_whole_and_command_only_what_the_panel_may(stand_path: Path) -
     assert topics and all("/cmd/" in t for t in topics), topics  # `+/cmd/#` for nodered
     caen = stand.section("caen")
     switches = {n["topic"]: n for n in nodes if n["type"] == "ui-switch"}
-    for cid in caen.channels:
-        for side in ("lv", "hv"):
-            s = switches[f"dcs/cmd/switch/{side}/{cid}"]
-            assert s["decouple"] and not s["passthru"]  # shows the supply, not the click
+    assert all(s["decouple"] and not s["passthru"] for s in switches.values())  # read-back
+    lv_switch = {}  # module -> the topic of the one switch that gives it LV
+    for cid, ch in caen.channels.items():
+        assert f"dcs/cmd/switch/hv/{cid}" in switches
+        if ch.lv is not None:
+            lv_switch[ch.module] = f"dcs/cmd/switch/lv/{cid}"
+        else:  # its LV comes from another supply: no LV control that the CAEN would refuse
+            assert f"dcs/cmd/switch/lv/{cid}" not in switches
+    hmp = stand.section("hmp")
+    if hmp is not None:
+        for cid, out in hmp.channels.items():
+            lv_switch[out.module] = f"hmp4040/cmd/switch/{cid}"
+            number = {n["topic"]: n for n in nodes if n["type"] == "ui-number-input"}
+            assert number[f"hmp4040/cmd/setv/{cid}"]["max"] == hmp.top(cid)[0]
+            assert number[f"hmp4040/cmd/seti/{cid}"]["max"] == hmp.top(cid)[1]
+    modules = {ch.module for ch in caen.channels.values() if ch.module}
+    assert set(lv_switch) == modules and set(lv_switch.values()) <= set(switches)
+    box = stand.section("switchbox")
+    if box is not None:
+        assert {"SB/cmd/switch/lv"} | {f"SB/cmd/switch/{n}" for n in box.channels} <= set(switches)
+    if stand.section("caen").channels and not any(c.lv for c in caen.channels.values()):
+        labels = {n["label"] for n in nodes if n["type"] == "ui-button"}
+        assert "All LV on" not in labels and "HMP4040: all LV on" in labels
     cooling = {n["topic"] for n in nodes if n["type"] in ("ui-button", "ui-number-input")}
     if stand.section("marta") is not None:
         assert {"MARTA/cmd/start_co2", "MARTA/cmd/set_temperature_setpoint"} <= cooling

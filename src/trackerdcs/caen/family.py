@@ -6,6 +6,7 @@ from trackerdcs.core.registry import POWER, Family
 FAMILY = Family(
     name="caen",
     config="trackerdcs.caen.config:CaenConfig",
+    nodered="trackerdcs.caen.nodered:panel",
     default_name="dcs",
     service="trackerdcs.caen.service:CaenService",
     simulator=True,

@@ -1,8 +1,10 @@
 """The shipped Node-RED control panel (FlowFuse Dashboard 2), generated from the stand file.
 
-Pages: Stand (stand state, safety, all-channel buttons, one card per CAEN module: LV and HV
-switches showing the read-back, set-points, values, the reason a module went off), Cooling
-(Julabo or MARTA) and Alarms (active alarms, acknowledged after a confirmation).
+Pages: Stand (safety, then what each power family adds: its state, all-module buttons, one
+card per module with switches showing the read-back, set-points, values, the reason a module
+went off), Cooling (what each cooling family adds) and Alarms (active alarms, acknowledged
+after a confirmation). A family adds its part with `Family.nodered`, a function of this
+module's `Panel`, the stand and its section (e.g. `trackerdcs/caen/nodered.py`).
 
 Commands go out on the reference topics (`dcs/cmd/switch/lv/1`, `julabo/cmd/setWT`, ...) as
 JSON carrying `user`, `via: nodered` and a deadline, so the event log says where they came
@@ -21,6 +23,7 @@ from typing import Any
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
+from trackerdcs.core.registry import families, load
 
 BROKER_ID = "trackerdcs-broker"
 CA_IN_POD = "/run/secrets/trackerdcs/tls/ca.crt"
@@ -45,35 +48,6 @@ body.ts = now;
 body.deadline = now + 15;
 return [{topic: msg.topic, payload: JSON.stringify(body)}, null];
 """.replace("__VIA__", VIA)
-
-# A module card: the channel's retained state and the service's availability in, the
-# widgets' messages out. Nothing shown as current while the service is offline.
-CHANNEL_JS = """
-if (msg.topic.endsWith("/online")) {
-    context.set("online", msg.payload === true || msg.payload === "true");
-} else if (msg.payload && typeof msg.payload === "object") {
-    context.set("ch", msg.payload);
-}
-const ch = context.get("ch") || {};
-const online = context.get("online") !== false;
-const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
-                                                                 : "no reading";
-if (!online || !ch.connected) {
-    const why = online ? (ch.fsm_state ? "channel not connected" : "no data yet")
-                       : "service offline: values not current";
-    return [null, null, {payload: why}, {payload: why}, {payload: ch.reason || ""}];
-}
-const state = ch.fsm_state + (ch.reason ? " · " + ch.reason : "");
-return [
-    {payload: ch.lv_pw ? "on" : "off"},
-    {payload: ch.hv_pw ? "on" : "off"},
-    {payload: num(ch.lv_vMon, "V", 2) + " · " + num(ch.lv_iMon, "A", 3)
-              + " (set " + num(ch.lv_setV, "V", 2) + ")"},
-    {payload: num(ch.hv_vMon, "V", 1) + " · " + num(ch.hv_iMon, "µA", 3)
-              + " (set " + num(ch.hv_setV, "V", 1) + ")"},
-    {payload: state},
-];
-"""
 
 # Replies to this panel's commands: a refusal is shown with its reason; success briefly.
 REPLY_JS = """
@@ -174,7 +148,7 @@ def _widget(group: str, order: int, label: str, **fields: Any) -> dict[str, Any]
             "label": label, "name": "", "className": "", **fields}  # fmt: skip
 
 
-class _Panel:
+class Panel:
     def __init__(self, stand: StandBase, broker_port: int, tls: bool):
         self.f = _Flows(f"trackerdcs panel · {stand.stand.name}")
         f = self.f
@@ -205,6 +179,9 @@ class _Panel:
                                      "widgetGap": "8px"})  # fmt: skip
         self.pages = 0
         self.groups = 0
+        self._top: str | None = None
+        self._cooling: str | None = None
+        self._orders: dict[str, int] = {}
         out = f.add("cmd out", "mqtt out", 4, name="commands", topic="", qos="1",
                     retain="false", respTopic="", contentType="", userProps="", correl="",
                     expiry="", broker=BROKER_ID)  # fmt: skip
@@ -228,6 +205,26 @@ class _Panel:
         f.wire(self.confirm, confirmed)
         f.wire(confirmed, self.cmd)
         f.next_row()
+
+    # -- the pages families add to: Stand (power), Cooling; groups number their widgets ----
+    def stand(self) -> str:
+        """The Stand page's first group (safety, then each power supply's state and buttons)."""
+        if self._top is None:
+            self._top = self.group(self.page("Stand", "/stand", "mdi-flash"), "Stand", 6)
+        return self._top
+
+    def stand_page(self) -> str:
+        self.stand()
+        return _id("page /stand")
+
+    def cooling_page(self) -> str:
+        if self._cooling is None:
+            self._cooling = self.page("Cooling", "/cooling", "mdi-snowflake")
+        return self._cooling
+
+    def next_order(self, group: str) -> int:
+        self._orders[group] = self._orders.get(group, 0) + 1
+        return self._orders[group]
 
     def page(self, name: str, path: str, icon: str) -> str:
         self.pages += 1
@@ -342,105 +339,7 @@ class _Panel:
         self.f.next_row()
 
 
-def _stand_page(p: _Panel, stand: StandBase) -> None:
-    page = p.page("Stand", "/stand", "mdi-flash")
-    dcs = peers.service_name(stand, "caen")
-    safety = peers.safety(stand) if stand.section("safety") is not None else None
-    top = p.group(page, "Stand", 6)
-    order = 0
-    if safety:
-        order += 1
-        p.status(
-            "safety",
-            top,
-            order,
-            "Safety",
-            safety,
-            f"{safety}/status",
-            '(st.state || "?") + (st.message ? " · " + st.message : "")',
-        )
-    if dcs is None:
-        return
-    order += 1
-    p.status("power", top, order, "Power", dcs, f"{dcs}/status", 'st.fsm_state || "?"')
-    # the reference stack's all-channel topics: what the labs' own flows send too
-    for label, topic, payload, confirm in (
-        ("All LV on", f"{dcs}/cmd/switch/lv", "on", None),
-        ("All HV on", f"{dcs}/cmd/switch/hv", "on", "Switch HV on for every module?"),
-        ("All HV off", f"{dcs}/cmd/switch/hv", "off", None),
-        ("All LV off", f"{dcs}/cmd/switch/lv", "off", "Switch LV off for every module?"),
-        ("Clear trips", f"{dcs}/cmd/clear", "", None),
-    ):
-        order += 1
-        p.button(label, top, order, label, topic, payload, confirm, width=3)
-    p.f.next_row()
-    caen = stand.section("caen")
-    for cid, ch in sorted(caen.channels.items()):
-        lim = caen.limits(cid)
-        title = f"{ch.module} · ch {cid}" if ch.module else f"channel {cid} (no module)"
-        g = p.group(page, title, 4)
-        fan = p.function(f"channel {cid}", f"channel {cid}", CHANNEL_JS, outputs=5)
-        p.f.wire(p.mqtt_in(f"channel {cid}", f"{dcs}/channel/{cid}"), fan)
-        p.f.wire(p.mqtt_in(f"online channel {cid}", f"{dcs}/online"), fan)
-        widgets = [
-            p.switch(f"lv {cid}", g, 1, "LV", f"{dcs}/cmd/switch/lv/{cid}"),
-            p.switch(f"hv {cid}", g, 4, "HV", f"{dcs}/cmd/switch/hv/{cid}"),
-            p.text(f"lv {cid}", g, 2, "LV read-back"),
-            p.text(f"hv {cid}", g, 5, "HV read-back"),
-            p.text(f"state {cid}", g, 7, "State"),
-        ]
-        for i, w in enumerate(widgets):
-            p.f.wire(fan, w, output=i)
-        p.number(f"lv {cid}", g, 3, "LV set V", f"{dcs}/cmd/setv/lv/{cid}", 0, lim.lv_vmax, 0.1)
-        p.number(f"hv {cid}", g, 6, "HV set V", f"{dcs}/cmd/setv/hv/{cid}", 0, lim.hv_vmax, 5)
-        p.f.next_row()
-
-
-def _cooling_page(p: _Panel, stand: StandBase) -> None:
-    julabo = peers.service_name(stand, "julabo")
-    marta = peers.service_name(stand, "marta")
-    if not (julabo or marta):
-        return
-    page = p.page("Cooling", "/cooling", "mdi-snowflake")
-    if julabo:
-        g = p.group(page, "Chiller (Julabo)", 6)
-        p.status("julabo", g, 1, "Chiller", julabo, f"{julabo}/status",
-                 '(st.fsm_state || "?") + " · bath " + st.internal_temp + " °C · set "'
-                 ' + st["setpoint_" + (st.used_setpoint || 1)] + " °C · power "'
-                 ' + st.power + " % (negative: cooling)"')  # fmt: skip
-        p.number(
-            "julabo",
-            g,
-            2,
-            "Set-point °C",
-            f"{julabo}/cmd/setWT",
-            -90,
-            100,
-            0.5,
-            wrap="msg.payload = {setpoint: 1, temp: msg.payload};\nreturn msg;",
-        )
-        p.button("julabo start", g, 3, "Start", f"{julabo}/cmd/start", "", width=3)
-        p.button("julabo stop", g, 4, "Stop", f"{julabo}/cmd/stop", "",
-                 "Stop the chiller?", width=3)  # fmt: skip
-    if marta:
-        g = p.group(page, "CO2 plant (MARTA)", 6)
-        p.status("marta", g, 1, "Plant", marta, f"{marta}/status",
-                 '(st.fsm_state || "?") + (st.CO2_TT05 !== undefined ? " · supply "'
-                 ' + st.CO2_TT05 + " °C · return " + st.CO2_TT06 + " °C · set "'
-                 ' + st.temperature_setpoint + " °C" : "") + (st.message ? " · " + st.message'
-                 ' : "")')  # fmt: skip
-        p.number("marta", g, 2, "Set-point °C", f"{marta}/cmd/set_temperature_setpoint", -35,
-                 25, 0.5)  # fmt: skip
-        for i, (label, cmd, confirm) in enumerate((
-            ("Start chiller", "start_chiller", None), ("Start CO2", "start_co2", None),
-            ("Stop CO2", "stop_co2", "Stop the CO2 flow?"),
-            ("Stop chiller", "stop_chiller", "Stop the chiller?"),
-            ("Clear alarms", "clear_alarms", None))):  # fmt: skip
-            p.button(f"marta {cmd}", g, 3 + i, label, f"{marta}/cmd/{cmd}", "", confirm, width=3)
-    p.f.next_row()
-
-
-def _alarms_page(p: _Panel) -> None:
+def _alarms_page(p: Panel) -> None:
     page = p.page("Alarms", "/alarms", "mdi-alarm-light")
     g = p.group(page, "Active alarms (click one to acknowledge)", 12)
     fn = p.function("alarms", "active alarms", ALARMS_JS)
@@ -461,10 +360,25 @@ def _alarms_page(p: _Panel) -> None:
     p.f.next_row()
 
 
+def _safety(p: Panel, stand: StandBase) -> None:
+    if stand.section("safety") is None:
+        return
+    safety = peers.safety(stand)
+    top = p.stand()
+    p.status("safety", top, p.next_order(top), "Safety", safety, f"{safety}/status",
+             '(st.state || "?") + (st.message ? " · " + st.message : "")')  # fmt: skip
+
+
 def flows(stand: StandBase, broker_port: int = 8883, tls: bool = True) -> list[Node]:
-    p = _Panel(stand, broker_port, tls)
-    _stand_page(p, stand)
-    _cooling_page(p, stand)
+    """The panel: the Stand page with safety, then what each family of the stand adds
+    (`Family.nodered`: power supplies their cards, cooling plants theirs), then the alarms."""
+    p = Panel(stand, broker_port, tls)
+    p.stand()
+    _safety(p, stand)
+    for name, fam in families().items():
+        section = stand.section(name)
+        if fam.nodered and section is not None and getattr(section, "enabled", True):
+            load(fam.nodered)(p, stand, section)
     _alarms_page(p)
     replies = p.function("replies", "replies to the panel", REPLY_JS)
     p.f.wire(p.mqtt_in("replies", "+/reply"), replies)

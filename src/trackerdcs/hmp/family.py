@@ -5,6 +5,7 @@ from trackerdcs.core.registry import POWER, Family
 FAMILY = Family(
     name="hmp",
     config="trackerdcs.hmp.config:HmpConfig",
+    nodered="trackerdcs.hmp.nodered:panel",
     default_name="hmp4040",
     service="trackerdcs.hmp.service:HmpService",
     simulator=True,

@@ -7,6 +7,7 @@ from trackerdcs.core.registry import COOLING, Family
 FAMILY = Family(
     name="julabo",
     config="trackerdcs.julabo.config:JulaboConfig",
+    nodered="trackerdcs.julabo.nodered:panel",
     service="trackerdcs.julabo.service:JulaboService",
     simulator=True,
     order=40,

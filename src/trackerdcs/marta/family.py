@@ -8,6 +8,7 @@ from trackerdcs.marta.protocol import READ_FLOATS
 FAMILY = Family(
     name="marta",
     config="trackerdcs.marta.config:MartaConfig",
+    nodered="trackerdcs.marta.nodered:panel",
     default_name="MARTA",
     service="trackerdcs.marta.service:MartaService",
     simulator=True,
