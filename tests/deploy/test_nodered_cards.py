@@ -1,7 +1,8 @@
 """The panel's card functions run in Node.js as Node-RED runs a function node (the body with
 `msg` and a `context`; an array returned is one message per output, null sends nothing), fed
 what the services publish: values are shown while the device answers and the service is
-online, never a number otherwise. (The whole panel runs in a real Node-RED in test_pod.)"""
+online; otherwise never a number, and the switches greyed out where they stand. (The whole
+panel runs in a real Node-RED in test_pod.)"""
 
 from __future__ import annotations
 
@@ -37,7 +38,19 @@ def run(js: str, *msgs: tuple[str, Any]) -> list[Any]:
 
 
 def payloads(sent: list[Any] | None) -> list[Any]:
-    return [m["payload"] if m else None for m in sent or []]
+    """Per output: the payload; "GREYED" for a switch greyed out where it stands (no payload,
+    Dashboard 2's `enabled: false`); None for nothing sent."""
+    out = []
+    for m in sent or []:
+        if m is None:
+            out.append(None)
+        elif m.get("enabled") is False:
+            assert "payload" not in m, m  # greyed where it stands, not moved
+            out.append("GREYED")
+        else:
+            assert m.get("enabled", True) is True, m
+            out.append(m["payload"])
+    return out
 
 
 OUT_ON = {"id": 1, "module": "M1", "active": True, "vset": 10.5, "iset": 2.5, "vmon": 10.498,
@@ -63,13 +76,13 @@ def test_an_hmp_output_shows_its_read_back_and_no_number_once_it_is_gone() -> No
     )
     assert on[0] == "on" and "10.498 V · 1.500 A (set 10.50 V, limit 2.50 A" in on[1]
     assert on[2] == "LV_ON · CV"
-    assert lost[0] is None  # the switch is not moved by a supply that does not answer
+    assert lost[0] == "GREYED"  # a supply that does not answer: its switch cannot be used
     assert "DISCONNECTED" in lost[1] and "connection refused" in lost[1]
     assert not any(ch.isdigit() for ch in lost[1].split("·")[0]), lost  # no number shown
     assert back[0] == "on" and "10.498 V" in back[1]
     assert trip[0] == "off" and "OVP tripped: clear it" in trip[2]
     assert offline[1] == offline[2] == "service offline: values not current"
-    assert offline[0] is None
+    assert offline[0] == "GREYED"
 
 
 def test_the_relay_box_shows_the_positions_it_read_back_only() -> None:
@@ -81,8 +94,8 @@ def test_the_relay_box_shows_the_positions_it_read_back_only() -> None:
         for s in run(js, ("SB/status", read), ("SB/status", gone), ("SB/online", "false"))
     )
     assert now == ["LV_ON", "on", "on", "off"]
-    assert lost == ["DISCONNECTED · /dev/ttyUSB1: no answer to STATUS?"]  # switches untouched
-    assert offline == ["service offline: relay positions not current"]
+    assert lost == ["DISCONNECTED · /dev/ttyUSB1: no answer to STATUS?"] + ["GREYED"] * 3
+    assert offline == ["service offline: relay positions not current"] + ["GREYED"] * 3
 
 
 def test_a_caen_channel_not_connected_shows_no_number() -> None:
@@ -96,4 +109,4 @@ def test_a_caen_channel_not_connected_shows_no_number() -> None:
         )
     )
     assert now[:2] == ["on", "on"] and "299.8 V" in now[3]
-    assert lost[:2] == [None, None] and lost[2] == lost[3] == "channel not connected"
+    assert lost[:2] == ["GREYED", "GREYED"] and lost[2] == lost[3] == "channel not connected"

@@ -8,29 +8,23 @@ from __future__ import annotations
 from trackerdcs.caen.config import CaenConfig
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
-from trackerdcs.deploy.nodered_flows import Panel
+from trackerdcs.deploy.nodered_flows import CARD_JS, Panel
 
 # A module card: the channel's retained state and the service's availability in, the
 # widgets' messages out. Nothing shown as current while the service is offline.
-CHANNEL_JS = """
-if (msg.topic.endsWith("/online")) {
-    context.set("online", msg.payload === true || msg.payload === "true");
-} else if (msg.payload && typeof msg.payload === "object") {
-    context.set("ch", msg.payload);
-}
-const ch = context.get("ch") || {};
-const online = context.get("online") !== false;
-const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
-                                                                 : "no reading";
+CHANNEL_JS = (
+    CARD_JS
+    + """
+const ch = last;
 if (!online || !ch.connected) {
     const why = online ? (ch.fsm_state ? "channel not connected" : "no data yet")
                        : "service offline: values not current";
-    return [null, null, {payload: why}, {payload: why}, {payload: ch.reason || ""}];
+    return [GREY, GREY, {payload: why}, {payload: why}, {payload: ch.reason || ""}];
 }
 const state = ch.fsm_state + (ch.reason ? " · " + ch.reason : "");
 return [
-    {payload: ch.lv_pw ? "on" : "off"},
-    {payload: ch.hv_pw ? "on" : "off"},
+    {payload: ch.lv_pw ? "on" : "off", enabled: true},
+    {payload: ch.hv_pw ? "on" : "off", enabled: true},
     {payload: num(ch.lv_vMon, "V", 2) + " · " + num(ch.lv_iMon, "A", 3)
               + " (set " + num(ch.lv_setV, "V", 2) + ")"},
     {payload: num(ch.hv_vMon, "V", 1) + " · " + num(ch.hv_iMon, "µA", 3)
@@ -38,6 +32,7 @@ return [
     {payload: state},
 ];
 """
+)
 
 
 def panel(p: Panel, stand: StandBase, caen: CaenConfig) -> None:

@@ -49,6 +49,23 @@ body.deadline = now + 15;
 return [{topic: msg.topic, payload: JSON.stringify(body)}, null];
 """.replace("__VIA__", VIA)
 
+# The start of every card function: a device's retained state (`last`) and its service's
+# availability (`online`) kept between messages; `num` shows a number only if it is one;
+# GREY, sent to a switch, greys it out where it stands (Dashboard 2's `enabled`): a position
+# that is not current cannot be clicked or taken for the supply's.
+CARD_JS = """
+if (msg.topic.endsWith("/online")) {
+    context.set("online", msg.payload === true || msg.payload === "true");
+} else if (msg.payload && typeof msg.payload === "object") {
+    context.set("last", msg.payload);
+}
+const last = context.get("last") || {};
+const online = context.get("online") !== false;
+const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
+                                                                 : "no reading";
+const GREY = {enabled: false};
+"""
+
 # Replies to this panel's commands: a refusal is shown with its reason; success briefly.
 REPLY_JS = """
 const r = msg.payload;

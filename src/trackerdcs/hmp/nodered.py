@@ -7,34 +7,29 @@ from __future__ import annotations
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
-from trackerdcs.deploy.nodered_flows import Panel
+from trackerdcs.deploy.nodered_flows import CARD_JS, Panel
 from trackerdcs.hmp.config import HmpConfig
 
 # An output card: its retained state and the service's availability in; nothing shown as
 # current while the supply does not answer or the service is offline.
-OUTPUT_JS = """
-if (msg.topic.endsWith("/online")) {
-    context.set("online", msg.payload === true || msg.payload === "true");
-} else if (msg.payload && typeof msg.payload === "object") {
-    context.set("out", msg.payload);
-}
-const o = context.get("out") || {};
-const online = context.get("online") !== false;
-const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
-                                                                 : "no reading";
+OUTPUT_JS = (
+    CARD_JS
+    + """
+const o = last;
 const state = (o.fsm_state || "no data yet") + (o.reason ? " · " + o.reason : "");
 if (!online || !o.fsm_state || o.fsm_state === "DISCONNECTED") {
     const why = online ? state : "service offline: values not current";
-    return [null, {payload: why}, {payload: why}];
+    return [GREY, {payload: why}, {payload: why}];
 }
 return [
-    {payload: o.output ? "on" : "off"},
+    {payload: o.output ? "on" : "off", enabled: true},
     {payload: num(o.vmon, "V", 3) + " · " + num(o.imon, "A", 3) + " (set " + num(o.vset, "V", 2)
               + ", limit " + num(o.iset, "A", 2) + ", OVP " + num(o.ovp, "V", 1) + ")"},
     {payload: state + (o.mode ? " · " + o.mode : "")
               + (o.ovp_tripped ? " · OVP tripped: clear it" : "")},
 ];
 """
+)
 
 
 def panel(p: Panel, stand: StandBase, hmp: HmpConfig) -> None:

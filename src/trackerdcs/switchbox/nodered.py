@@ -6,27 +6,26 @@ from __future__ import annotations
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
-from trackerdcs.deploy.nodered_flows import Panel
+from trackerdcs.deploy.nodered_flows import CARD_JS, Panel
 from trackerdcs.switchbox.config import SwitchboxConfig
 
 # status in; out: the state text, the master relay, then each module's relay in order
-RELAYS_JS = """
-if (msg.topic.endsWith("/online")) {
-    context.set("online", msg.payload === true || msg.payload === "true");
-} else if (msg.payload && typeof msg.payload === "object") {
-    context.set("st", msg.payload);
-}
-const st = context.get("st") || {};
+RELAYS_JS = (
+    CARD_JS
+    + """
+const st = last;
 const relays = __RELAYS__;
-if (context.get("online") === false) {
-    return [{payload: "service offline: relay positions not current"}];
+const greyed = (text) => [{payload: text}, ...[0, ...relays].map(() => GREY)];
+if (!online) {
+    return greyed("service offline: relay positions not current");
 }
 if (!st.relays) {
-    return [{payload: (st.fsm_state || "no data yet") + (st.message ? " · " + st.message : "")}];
+    return greyed((st.fsm_state || "no data yet") + (st.message ? " · " + st.message : ""));
 }
-const word = (v) => ({payload: v ? "on" : "off"});
+const word = (v) => ({payload: v ? "on" : "off", enabled: true});
 return [{payload: st.fsm_state}, word(st.lv), ...relays.map(n => word(st.relays[n]))];
 """
+)
 
 
 def panel(p: Panel, stand: StandBase, box: SwitchboxConfig) -> None:
