@@ -1,11 +1,15 @@
 """`trackerdcs serial-bridge`: share a local serial port on the network with RFC 2217.
 
 Replaces the reference stack's `stty` + `nc -lk` recipe: the remote client (pyserial
-`rfc2217://host:port`) sets baud rate, parity and handshake itself. One client at a time.
+`rfc2217://host:port`) sets baud rate, parity and handshake itself. One client at a time, and
+the newest takes over: a client that vanished without closing (a restarted container, a cut
+cable) would otherwise hold the line until TCP gave up on it, and the service coming back
+could not reach its chiller. Keepalive probes find such a peer within a minute anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -24,6 +28,8 @@ class Bridge:
         self.host = host
         self.port = port
         self.stop = threading.Event()
+        # the client being served: its socket (closed to make way) and its thread
+        self._active: tuple[socket.socket, threading.Thread] | None = None
 
     def _pump_serial(
         self, ser: serial.Serial, sock: socket.socket, pm: serial.rfc2217.PortManager
@@ -69,6 +75,26 @@ class Bridge:
                 reader.join(2)
             log.info("client %s:%d disconnected", *addr)
 
+    def _serve_one(self, sock: socket.socket, addr: tuple[str, int]) -> None:
+        try:
+            self._client(sock, addr)
+        except Exception:
+            # a client vanishing during negotiation must not take the bridge down
+            log.exception("client %s:%d failed", *addr)
+            sock.close()
+
+    def _make_way(self) -> None:
+        """One client at a time (a serial line has one master): the one being served goes."""
+        if self._active is None:
+            return
+        old, thread = self._active
+        self._active = None
+        if thread.is_alive():
+            log.info("a new client takes over the line")
+            with contextlib.suppress(OSError):
+                old.shutdown(socket.SHUT_RDWR)
+            thread.join(5)
+
     def serve(self) -> None:
         srv = socket.create_server((self.host, self.port))
         srv.settimeout(0.5)
@@ -79,14 +105,23 @@ class Bridge:
             except TimeoutError:
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            # one client at a time: a serial line has one master
-            try:
-                self._client(sock, addr)
-            except Exception:
-                # a client vanishing during negotiation must not take the bridge down
-                log.exception("client %s:%d failed", *addr)
-                sock.close()
+            _keepalive(sock)
+            self._make_way()
+            thread = threading.Thread(target=self._serve_one, args=(sock, addr), daemon=True,
+                                      name=f"client {addr[0]}:{addr[1]}")  # fmt: skip
+            self._active = (sock, thread)
+            thread.start()
+        self._make_way()
         srv.close()
+
+
+def _keepalive(sock: socket.socket, idle: int = 20, interval: int = 5, count: int = 4) -> None:
+    """A peer gone silent is dropped after idle + interval * count seconds."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval),
+                        ("TCP_KEEPCNT", count)):  # fmt: skip
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 class _Port(serial.Serial):
