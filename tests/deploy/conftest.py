@@ -37,10 +37,14 @@ def trackerdcs(*args: str, timeout: float = 600, check: bool = True,
     return r
 
 
-def stand_file(folder: Path, pod: str, nodered: bool = False) -> Path:
+def stand_file(folder: Path, pod: str, nodered: bool = False, julabo: str | None = None) -> Path:
     """The demo stand (simulated CAEN, Julabo, sensors, Ph2_ACF) as a production pod on free
-    ports, with the files it names beside it (hardware description, recipes)."""
+    ports, with the files it names beside it (hardware description, recipes). `julabo`: the
+    chiller's port instead of its simulator in the pod (a host's serial line through
+    `serial-bridge`)."""
     data = yaml.safe_load(demo_file().read_text())
+    if julabo is not None:
+        data["julabo"].update(simulate=False, port=julabo, reconnect_max=2.0)
     data["bus"] = {"host": "mqtt.lab.example", "port": 8883}  # the pod's own replace these
     data["web"] = {"port": 8080}
     data["recorder"] = {"keepalive": 2.0}

@@ -34,7 +34,10 @@ from trackerdcs.config.bus import BusConfig
 from trackerdcs.config.model import StandBase
 from trackerdcs.deploy import grafana
 from trackerdcs.deploy.pod import deploy_config
+from trackerdcs.julabo.testing import bridge as julabo_bridge
+from trackerdcs.julabo.testing import sim_pty
 from trackerdcs.testing.demo import wait_online
+from trackerdcs.testing.mosquitto import free_port
 from trackerdcs.testing.probe import Probe
 
 SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web", "runs")
@@ -61,15 +64,25 @@ class Pod:
 @pytest.fixture(scope="module")
 def pod(podman_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
     tmp = tmp_path_factory.mktemp("pod")
-    path = stand_file(tmp, f"tdcs-{uuid.uuid4().hex[:6]}", nodered=True)
+    # the chiller is this host's serial line, shared with `serial-bridge` on the podman
+    # network's gateway (the pod's 127.0.0.1 is its own), as the README tells a lab to do
+    gateway, bport = _gateway(), free_port()
+    path = stand_file(tmp, f"tdcs-{uuid.uuid4().hex[:6]}", nodered=True,
+                      julabo=f"rfc2217://{gateway}:{bport}")  # fmt: skip
     trackerdcs("deploy", "build", "trackerdcs", "mosquitto", "influxdb", "nodered", timeout=1500)
     trackerdcs("secrets", "init", "-c", str(path))
     trackerdcs("deploy", "up", "-c", str(path), timeout=300)
     stand = load_stand(path)
     folder = tmp / "production"
+    line = tmp / "ttyJULABO"
+    parts = [sim_pty(path, line, tmp / "julabo-sim.log")]
     try:
+        # the gateway's address exists once a container is on the network: after `up`
+        parts.append(julabo_bridge(line, bport, tmp / "bridge.log", host=gateway))
         yield Pod(stand, folder, load_stand(folder / "host.yaml"))
     finally:
+        for part in parts:
+            part.stop()
         logs = tmp / "logs"
         logs.mkdir()
         for c in json.loads(
@@ -94,6 +107,14 @@ def pod(podman_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             (logs / f"{name}.log").write_bytes(r.stdout + r.stderr)
         trackerdcs("deploy", "down", "-c", str(path), timeout=300, check=False)
         _remove_volumes(deploy_config(stand).pod)
+
+
+def _gateway() -> str:
+    """This host as the pod sees it: the default podman network's gateway."""
+    r = subprocess.run(["podman", "network", "inspect", "podman", "--format",
+                        "{{range .Subnets}}{{.Gateway}}{{end}}"], capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    return r.stdout.strip() or "10.88.0.1"
 
 
 def _client(pod: Pod, user: str | None, password: str | None, ca: bool = True) -> tuple[int, str]:
@@ -152,6 +173,22 @@ def test_the_pod_runs_every_service_and_obeys_the_operator(pod: Pod) -> None:
     # files the stand names beside itself are the runs service's too: its recipes are offered
     r = trackerdcs("sequence", "-c", str(pod.folder / "host.yaml"), "recipes")
     assert "burn-in" in r.stdout and "quick-test" in r.stdout, r.stdout
+
+
+def test_a_serial_line_on_this_host_reaches_the_pods_chiller_service(pod: Pod) -> None:
+    """The Julabo is on this host's serial line (the simulator on a pty), shared by
+    `serial-bridge` on the podman gateway; the pod's julabo service reads it and an
+    operator's set-point reaches it and is read back."""
+    with Probe(pod.host.bus, subscribe=("julabo/status",)) as p:
+        st = p.wait_json("julabo/status", lambda s: s["fsm_state"] in ("OFF", "ON")
+                         and isinstance(s.get("internal_temp"), float), timeout=60)  # fmt: skip
+        assert -50 < st["internal_temp"] < 80
+        mark = p.mark()
+        r = trackerdcs("cmd", "-c", str(pod.folder / "host.yaml"), "julabo", "setWT",
+                       '{"setpoint": 1, "temp": 18.5}', "--timeout", "20")  # fmt: skip
+        assert json.loads(r.stdout)["ok"] is True
+        p.wait_json("julabo/status", lambda s: s.get("setpoint_1") == 18.5, timeout=30,
+                    since=mark)  # fmt: skip
 
 
 def test_anonymous_wrong_passwords_and_foreign_certificates_are_refused(pod: Pod) -> None:

@@ -63,8 +63,8 @@ def sim_pty(config: Path, link: Path, log: Path, timeout: float = 10.0) -> Proc:
     return p
 
 
-def bridge(device: Path, port: int, log: Path) -> Proc:
-    p = Proc(_cli("serial-bridge", str(device), "--port", str(port), "--host", "127.0.0.1"), log)
+def bridge(device: Path, port: int, log: Path, host: str = "127.0.0.1") -> Proc:
+    p = Proc(_cli("serial-bridge", str(device), "--port", str(port), "--host", host), log)
     p.start()
-    wait_port("127.0.0.1", port)
+    wait_port(host, port)
     return p
