@@ -28,7 +28,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.deploy.conftest import stand_file, trackerdcs
-from tests.web.conftest import CHROMIUM, FLAGS
+from tests.web.conftest import CHROMIUM, FLAGS, inside, no_sideways_scroll
 from trackerdcs.config import load_stand
 from trackerdcs.config.bus import BusConfig
 from trackerdcs.config.model import StandBase
@@ -444,6 +444,18 @@ def test_a_switch_on_the_panel_reaches_the_caen_simulator(pod: Pod) -> None:
                 expect(page.get_by_role("row").filter(has_text=name).first).to_contain_text("yes")
             finally:
                 _admin_publish(pod, "sim/sensors/coldbox", {"humidity": None})
+
+            # on a phone: every module's switches reachable without scrolling sideways
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.goto(f"{_nodered(pod)}/dashboard/stand")
+            switches = [(t, w) for t, w in widgets.items()
+                        if t and re.fullmatch(r"dcs/cmd/switch/(lv|hv)/\d+", t)]  # fmt: skip
+            assert len(switches) == 2 * len(pod.stand.caen.channels)
+            for topic, wid in switches:
+                inside(page, page.locator(f"#nrdb-ui-widget-{wid} .v-switch"), topic)
+            no_sideways_scroll(page, "the Node-RED panel at phone width")
+            page.locator(".v-card-title").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(SHOTS / "nodered-phone.png"))
             ctx.close()
             browser.close()
 
