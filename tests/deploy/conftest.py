@@ -75,3 +75,8 @@ def podman_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop("CONTAINERS_CONF", None)
     else:
         os.environ["CONTAINERS_CONF"] = old
+
+
+def render(q: str) -> str:
+    """A dashboard query as Grafana sends it: its macros made concrete."""
+    return q.replace("$timeFilter", "time > now() - 15m").replace("$__interval", "10s")

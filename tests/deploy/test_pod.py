@@ -27,7 +27,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.deploy.conftest import stand_file, trackerdcs
+from tests.deploy.conftest import render, stand_file, trackerdcs
 from tests.web.conftest import CHROMIUM, FLAGS, inside, no_sideways_scroll
 from trackerdcs.config import load_stand
 from trackerdcs.config.bus import BusConfig
@@ -258,7 +258,7 @@ def test_the_generated_dashboards_have_data_in_the_pods_influxdb(pod: Pod) -> No
     # read only: Grafana's account cannot write
     assert http.post("/write", params={"db": d.influxdb_db}, content=b"x v=1").status_code == 403
     boards = grafana.dashboards(pod.stand)
-    assert set(boards) == {"overview", "modules", "environment", "chiller", "safety"}
+    assert set(boards) == {"overview", "modules", "environment", "cooling", "safety"}
     deadline = time.monotonic() + 90
     while True:
         empty = []
@@ -274,10 +274,6 @@ def test_the_generated_dashboards_have_data_in_the_pods_influxdb(pod: Pod) -> No
             break
         time.sleep(5)
     assert not empty, f"panels without data: {empty}"
-
-
-def render(q: str) -> str:
-    return q.replace("$timeFilter", "time > now() - 15m").replace("$__interval", "10s")
 
 
 def test_nothing_secret_is_in_the_pods_files(pod: Pod) -> None:

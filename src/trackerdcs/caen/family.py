@@ -12,6 +12,7 @@ FAMILY = Family(
     simulator=True,
     order=30,
     roles=frozenset({POWER}),
+    readings={"lv": ("lv_vMon", "lv_iMon", "amp"), "hv": ("hv_vMon", "hv_iMon", "µA")},
     relocate="trackerdcs.caen.testing:relocate",
     ui={"panel": "modules"},
     history=REFERENCE_HISTORY,

@@ -50,6 +50,9 @@ class Family:
     # host that the stand's processes read (the pod mounts them); raises NotInPod with the
     # reason when the section as written cannot run in a container
     host_files: str | None = None
+    # a POWER family's channel readings per side it supplies: side -> (volts field, current
+    # field, current unit as Grafana names it); the dashboards plot them per module
+    readings: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     # "module:function(panel, stand, section)": its part of the shipped Node-RED panel
     # (trackerdcs.deploy.nodered_flows.Panel)
     nodered: str | None = None

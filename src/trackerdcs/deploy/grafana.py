@@ -1,7 +1,9 @@
 """Grafana provisioning generated from the stand file: the InfluxDB datasource and the
 dashboards, as files Grafana reads at start (PROTOCOLS.md §8). The dashboards query the
-measurements the recorder writes (its `schema`), a panel per module where the stand names
-modules; the event log (`events`) marks alarms and interlocks on every time axis.
+measurements the recorder writes (its `schema`: where each thing goes is found by decoding a
+sample message as the recorder does), a panel per module and side from whichever supply
+gives it (`Family.readings`), each cooling plant's cold surfaces and set-point (its
+`CoolingContract`); the event log (`events`) marks alarms and interlocks on every time axis.
 
 The datasource's password is Grafana's `$__file{...}` of a mounted secret: no secret is in
 a provisioning file.
@@ -18,7 +20,9 @@ import yaml
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
+from trackerdcs.core.registry import COOLING, POWER, with_role
 from trackerdcs.deploy.config import DeployConfig
+from trackerdcs.storage.schema import Schema, decode, for_stand
 
 DATASOURCE_UID = "trackerdcs-influxdb"
 DASHBOARDS_IN_POD = "/var/lib/grafana-dashboards"
@@ -26,29 +30,118 @@ SECRET = "/run/secrets/trackerdcs/influx/grafana.password"
 
 
 @dataclass(frozen=True)
+class Series:
+    """Where the recorder keeps one device's readings: the measurement and the condition
+    on its tags that picks the device (found by decoding a sample message as the recorder
+    does, so that a dashboard queries exactly what is written)."""
+
+    measurement: str
+    where: str = ""
+    fields: frozenset[str] = frozenset()  # of the sample's, those the recorder keeps
+
+
+def stored(schema: Schema, topic: str, sample: dict[str, Any]) -> Series | None:
+    points, _ = decode(topic, json.dumps({**sample, "ts": 1.0}).encode(), schema)
+    if not points:
+        return None
+    keys = [(k, v) for k, v in points[0].tags if k in ("id", "channel", "service")]
+    return Series(points[0].measurement, " AND ".join(f"\"{k}\" = '{v}'" for k, v in keys),
+                  frozenset(p.field for p in points))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Supplied:
+    """One side (LV or HV) of one module, as its supply's channel records it."""
+
+    module: str
+    side: str
+    series: Series
+    volts: str
+    amps: str
+    amps_unit: str
+
+
+@dataclass(frozen=True)
+class Cooled:
+    """A cooling plant's status as recorded: its cold surfaces, set-point and state."""
+
+    title: str
+    series: Series
+    surfaces: dict[str, str]
+    setpoint: str
+    fields: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Names:
-    """Where the recorder puts each thing, by schema."""
+    """Where the recorder puts each thing, for this stand and schema."""
 
     channels: str
     channel_tag: str
     power_status: str
-    chiller: str | None
     safety: str
+    supplied: tuple[Supplied, ...] = ()
+    cooling: tuple[Cooled, ...] = ()
     events: str = "events"
     sensors: str = "sensors"
 
     @staticmethod
     def of(stand: StandBase) -> Names:
         rec = stand.section("recorder")
-        schema = rec.schema_ if rec is not None else "reference"
+        name = rec.schema_ if rec is not None else "reference"
+        schema = for_stand(stand, name)
         power = next(iter(peers.power(stand)), "dcs")
-        julabo = peers.service_name(stand, "julabo")
         safety = peers.safety(stand)
-        if schema == "reference":
-            return Names("channels", "id", f"{power}_status", "chiller" if julabo else None,
-                         f"{safety}.status")  # fmt: skip
-        return Names(f"{power}.channel", "channel", f"{power}.status",
-                     f"{julabo}.status" if julabo else None, f"{safety}.status")  # fmt: skip
+        supplied, cooling = _supplied(stand, schema), _cooling(stand, schema)
+        if name == "reference":
+            return Names("channels", "id", f"{power}_status", f"{safety}.status", supplied,
+                         cooling)  # fmt: skip
+        return Names(f"{power}.channel", "channel", f"{power}.status", f"{safety}.status",
+                     supplied, cooling)  # fmt: skip
+
+
+def _supplied(stand: StandBase, schema: Schema) -> tuple[Supplied, ...]:
+    """Each module's LV and HV readings, from whichever supply gives it each side."""
+    out = []
+    for fam in with_role(POWER):
+        section, svc = stand.section(fam.name), peers.service_name(stand, fam.name)
+        if not fam.readings or section is None or svc is None:
+            continue
+        sides = section.supplies()
+        for cid, ch in sorted(section.channels.items()):
+            for side in sides.get(ch.module, ()) if ch.module else ():
+                if side not in fam.readings:
+                    continue
+                volts, amps, unit = fam.readings[side]
+                sample = {"module": ch.module, volts: 0.0, amps: 0.0}
+                where = (stored(schema, f"{svc}/channel/{cid}", sample)
+                         or stored(schema, f"{svc}/channels", {**sample, "id": cid}))  # fmt: skip
+                if where is not None and {volts, amps} <= where.fields:
+                    out.append(Supplied(ch.module, side, where, volts, amps, unit))
+    return tuple(out)
+
+
+def _cooling(stand: StandBase, schema: Schema) -> tuple[Cooled, ...]:
+    out = []
+    for fam in with_role(COOLING):
+        svc = peers.service_name(stand, fam.name)
+        contract = fam.cooling
+        if svc is None or contract is None or stand.section(fam.name) is None:
+            continue
+        setpoint = contract.safe[0].field.format(slot=1) if contract.safe else ""
+        # a chiller's heating/cooling power, where its status has one (its reference record)
+        declared = {f for m in fam.history if m.topic == "status" for f in m.fields}
+        power = ["power"] if "power" in declared else []
+        sample = {f: 0.0 for f in [*contract.surfaces, setpoint, *power] if f}
+        where = stored(schema, f"{svc}/status", {**sample, "fsm_state": "ON"})
+        if where is None:
+            continue
+        surfaces = {f: what for f, what in contract.surfaces.items() if f in where.fields}
+        if surfaces:
+            out.append(Cooled(svc, where, surfaces,
+                              setpoint if setpoint in where.fields else "",
+                              where.fields))  # fmt: skip
+    return tuple(out)
 
 
 def datasource(d: DeployConfig) -> dict[str, Any]:
@@ -131,14 +224,6 @@ class _Board:
         }  # fmt: skip
 
 
-def _modules(stand: StandBase) -> list[tuple[str, str]]:
-    """(channel id, module name) of every CAEN channel with a module."""
-    caen = stand.section("caen")
-    if caen is None:
-        return []
-    return [(str(n), ch.module) for n, ch in sorted(caen.channels.items()) if ch.module]
-
-
 def dashboards(stand: StandBase) -> dict[str, dict[str, Any]]:
     n = Names.of(stand)
     out: dict[str, _Board] = {}
@@ -150,9 +235,11 @@ def dashboards(stand: StandBase) -> dict[str, dict[str, Any]]:
             "stat", w=6, h=4)  # fmt: skip
     b.panel("Powered modules", [_q(f'SELECT last("powered") FROM "{n.safety}" '
                                    "WHERE $timeFilter")], "stat", w=6, h=4)  # fmt: skip
-    if n.chiller:
-        b.panel("Chiller bath", [_q(f'SELECT last("internal_temp") FROM "{n.chiller}" '
-                                    "WHERE $timeFilter")], "stat", "celsius", w=6, h=4)  # fmt: skip
+    for c in n.cooling:
+        first = next(iter(c.surfaces))
+        b.panel(f"{c.title}: {c.surfaces[first]}", [_q(
+            f'SELECT last("{first}") FROM "{c.series.measurement}" '
+            f"WHERE {_and(c.series.where)}$timeFilter")], "stat", "celsius", w=6, h=4)  # fmt: skip
     b.panel("HV per module", [_q(_series(n.channels, "hv_vMon", by='"module"'),
                                  alias="$tag_module")], unit="volt")  # fmt: skip
     b.panel("Dew point and temperatures", _environment_targets(n), unit="celsius")
@@ -161,16 +248,15 @@ def dashboards(stand: StandBase) -> dict[str, dict[str, Any]]:
             "table", w=24, h=8)  # fmt: skip
 
     b = out["modules"] = _Board("trackerdcs-modules", f"{stand.stand.name}: modules", n)
-    for cid, module in _modules(stand):
-        where = f"\"{n.channel_tag}\" = '{cid}'"
-        for side, unit_v in (("lv", "volt"), ("hv", "volt")):
-            b.panel(f"{module} {side.upper()}", [
-                _q(_series(n.channels, f"{side}_vMon", where), "A", f"{side.upper()} V"),
-                _q(_series(n.channels, f"{side}_iMon", where), "B", f"{side.upper()} I"),
-            ], unit=unit_v, fieldConfig={"defaults": {"unit": unit_v}, "overrides": [{
-                "matcher": {"id": "byName", "options": f"{side.upper()} I"},
-                "properties": [{"id": "unit", "value": "amp" if side == "lv" else "µA"},
-                               {"id": "custom.axisPlacement", "value": "right"}]}]})  # fmt: skip
+    for sup in sorted(n.supplied, key=lambda x: (x.module, x.side != "lv")):
+        s, tag = sup.series, sup.side.upper()
+        b.panel(f"{sup.module} {tag}", [
+            _q(_series(s.measurement, sup.volts, s.where), "A", f"{tag} V"),
+            _q(_series(s.measurement, sup.amps, s.where), "B", f"{tag} I"),
+        ], unit="volt", fieldConfig={"defaults": {"unit": "volt"}, "overrides": [{
+            "matcher": {"id": "byName", "options": f"{tag} I"},
+            "properties": [{"id": "unit", "value": sup.amps_unit},
+                           {"id": "custom.axisPlacement", "value": "right"}]}]})  # fmt: skip
 
     b = out["environment"] = _Board("trackerdcs-environment", f"{stand.stand.name}: environment", n)
     b.panel("Dew point against the coldest surface", _environment_targets(n), unit="celsius",
@@ -180,15 +266,22 @@ def dashboards(stand: StandBase) -> dict[str, dict[str, Any]]:
     b.panel("Relative humidity", [_q(_series(n.sensors, "humidity", by='"sensor"'),
                                      alias="$tag_sensor")], unit="humidity")  # fmt: skip
 
-    if n.chiller:
-        b = out["chiller"] = _Board("trackerdcs-chiller", f"{stand.stand.name}: chiller", n)
-        b.panel("Bath and set-point", [
-            _q(_series(n.chiller, "internal_temp"), "A", "bath"),
-            _q(_series(n.chiller, "setpoint_1"), "B", "set-point 1"),
-        ], unit="celsius")  # fmt: skip
-        b.panel("Power (negative: cooling)", [_q(_series(n.chiller, "power"))], unit="percent")
-        b.panel("State", [_q(f'SELECT last("fsm_state") FROM "{n.chiller}" WHERE $timeFilter')],
-                "stat", w=6, h=4)  # fmt: skip
+    if n.cooling:
+        b = out["cooling"] = _Board("trackerdcs-cooling", f"{stand.stand.name}: cooling", n)
+        for c in n.cooling:
+            s = c.series
+            temps = [_q(_series(s.measurement, f, s.where), chr(65 + i), what)
+                     for i, (f, what) in enumerate(c.surfaces.items())]  # fmt: skip
+            if c.setpoint:
+                temps.append(_q(_series(s.measurement, c.setpoint, s.where), chr(65 + len(temps)),
+                                "set-point"))  # fmt: skip
+            b.panel(f"{c.title}: cold surfaces and set-point", temps, unit="celsius")
+            if "power" in c.fields:
+                b.panel(f"{c.title}: power (negative: cooling)",
+                        [_q(_series(s.measurement, "power", s.where))], unit="percent")  # fmt: skip
+            b.panel(f"{c.title}: state", [_q(f'SELECT last("fsm_state") FROM "{s.measurement}" '
+                                              f"WHERE {_and(s.where)}$timeFilter")],
+                    "stat", w=6, h=4)  # fmt: skip
 
     b = out["safety"] = _Board("trackerdcs-safety", f"{stand.stand.name}: safety and alarms", n)
     b.panel("Safety state", [_q(f'SELECT last("state") FROM "{n.safety}" WHERE $timeFilter')],
@@ -211,9 +304,15 @@ def _environment_targets(n: Names) -> list[dict[str, Any]]:
         _q(_series(n.sensors, "temperature", "\"kind\" = 'coldbox'", '"sensor"'), "B",
            "$tag_sensor"),
     ]  # fmt: skip
-    if n.chiller:
-        out.append(_q(_series(n.chiller, "internal_temp"), "C", "chiller bath"))
+    for c in n.cooling:  # the coldest surfaces: the dew point must stay below them
+        for f, what in c.surfaces.items():
+            out.append(_q(_series(c.series.measurement, f, c.series.where), chr(65 + len(out)),
+                          f"{c.title} {what}"))  # fmt: skip
     return out
+
+
+def _and(where: str) -> str:
+    return f"{where} AND " if where else ""
 
 
 def queries(board: dict[str, Any]) -> list[tuple[str, str]]:

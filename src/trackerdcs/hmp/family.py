@@ -12,6 +12,7 @@ FAMILY = Family(
     plain_simulator="trackerdcs.hmp.simulator:HmpSimulator",
     order=30,
     roles=frozenset({POWER}),
+    readings={"lv": ("vmon", "imon", "amp")},
     relocate="trackerdcs.hmp.testing:relocate",
     ui={"panel": "lv_supply"},
     # §1 has no HMP measurement: `hmp4040/channel/<n>` is stored as every power service's
