@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.deploy.conftest import stand_file, trackerdcs
 from trackerdcs.config import load_stand
+from trackerdcs.core.registry import NotInPod
 from trackerdcs.deploy import pod
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def _stand(tmp: Path, ph2acf: dict[str, object]) -> Path:
@@ -79,3 +83,20 @@ def test_a_daq_the_pod_cannot_reach_is_refused_with_what_to_change(tmp_path: Pat
         assert done.returncode == 1, name
         assert reason in done.stderr and str(path) in done.stderr, (name, done.stderr)
         assert not (tmp / "production" / "kube.yaml").exists()  # nothing half-written
+
+
+def test_serial_lines_a_container_cannot_reach_are_refused_with_what_to_give(
+    tmp_path: Path,
+) -> None:
+    lyon = load_stand(EXAMPLES / "lyon.yaml")  # its simulated relay box is on a /tmp pty
+    with pytest.raises(NotInPod) as exc:
+        pod.host_files(lyon)
+    assert "switchbox.port" in str(exc.value) and "socket://127.0.0.1:" in str(exc.value)
+    path = _stand(tmp_path, {"simulate": True})
+    data = yaml.safe_load(path.read_text())
+    data["julabo"].update(simulate=False, port="/dev/ttyUSB0")  # the chiller on this host
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(NotInPod) as exc:
+        pod.host_files(load_stand(path))
+    assert "julabo.port: /dev/ttyUSB0 is not in the pod" in str(exc.value)
+    assert "serial-bridge /dev/ttyUSB0" in str(exc.value) and "rfc2217://" in str(exc.value)

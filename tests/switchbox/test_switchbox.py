@@ -87,3 +87,35 @@ switchbox:
             assert r["refused"] and "LV of M1" in r["error"], r
     finally:
         procs.stop()
+
+
+def test_the_simulated_box_over_tcp_as_a_pod_runs_it(
+    write_stand, own_mosquitto, tmp_path: Path
+) -> None:
+    """In a pod the simulator and the service are separate containers, which cannot share a
+    pty: the simulator serves the box's lines over TCP and the service opens socket://."""
+    from trackerdcs.testing.mosquitto import free_port
+
+    body = f"""
+switchbox:
+  simulate: true
+  port: socket://127.0.0.1:{free_port()}
+  poll: 0.2
+  timeout: 0.5
+  reconnect_max: 1.0
+  watchdog: {{timeout: null}}
+  channels:
+    1: {{module: M1}}
+"""
+    path, stand = write_stand(body, broker=own_mosquitto)
+    procs = StandProcesses(path, stand, tmp_path)
+    procs.start(*procs.specs)
+    try:
+        with Probe(stand.bus) as p:
+            p.wait_json("SB/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
+            assert p.command("SB", "switch/lv", "on")["ok"]
+            assert p.command("SB", "switch/1", "on")["ok"]
+            st = p.wait_json("SB/status", lambda s: s["channels"]["1"] == "LV_ON", 10)
+            assert st["lv"] is True and st["relays"]["1"] is True  # read back from the box
+    finally:
+        procs.stop()

@@ -75,6 +75,22 @@ class NotInPod(ValueError):
     """A section that cannot run inside the pod as written; the message says what to do."""
 
 
+def serial_port_in_pod(key: str, port: str, simulated: bool) -> None:
+    """A serial line named by a stand file, as a pod's container would reach it: a device
+    path or a simulator's pty is not there (each container has its own /dev and /tmp); a
+    URL (socket://, rfc2217://) is. Raises NotInPod with what to give instead."""
+    if "://" in port:
+        return
+    if simulated:
+        raise NotInPod(f"{key}: {port}: the simulator's pty is not visible from the service's "
+                       "container: give socket://127.0.0.1:<port> (the simulator listens "
+                       "there)")  # fmt: skip
+    raise NotInPod(f"{key}: {port} is not in the pod: share it from this host with "
+                   f"`trackerdcs serial-bridge {port} --port <p> --host <gateway>` and give "
+                   "rfc2217://<gateway>:<p> (the gateway: `podman network inspect podman`, "
+                   "e.g. 10.88.0.1)")  # fmt: skip
+
+
 def load(dotted: str) -> Any:
     module, _, attr = dotted.partition(":")
     return getattr(importlib.import_module(module), attr)

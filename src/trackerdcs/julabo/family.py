@@ -7,6 +7,7 @@ from trackerdcs.core.registry import COOLING, Family
 FAMILY = Family(
     name="julabo",
     config="trackerdcs.julabo.config:JulaboConfig",
+    host_files="trackerdcs.julabo.host_files:host_files",
     nodered="trackerdcs.julabo.nodered:panel",
     service="trackerdcs.julabo.service:JulaboService",
     simulator=True,

@@ -5,6 +5,7 @@ from trackerdcs.core.registry import POWER, Family
 FAMILY = Family(
     name="switchbox",
     config="trackerdcs.switchbox.config:SwitchboxConfig",
+    host_files="trackerdcs.switchbox.host_files:host_files",
     nodered="trackerdcs.switchbox.nodered:panel",
     default_name="SB",
     service="trackerdcs.switchbox.service:SwitchboxService",

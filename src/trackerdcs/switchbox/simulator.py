@@ -1,6 +1,8 @@
 """The simulated switchbox (`trackerdcs sim switchbox`): a pty symlinked at the stand's
-`port` (the driver opens it as it would /dev/ttyUSB1) answering the box's lines. Every
-relay starts off, as after a power cycle. `SIM:MUTE 1|0` makes it stop/resume answering.
+`port` (the driver opens it as it would /dev/ttyUSB1) answering the box's lines, or, with
+`port: socket://HOST:PORT`, the same lines over TCP (a pty cannot be shared between the
+containers of a pod). Every relay starts off, as after a power cycle. `SIM:MUTE 1|0` makes
+it stop/resume answering.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import socket
 import threading
 import tty
 from pathlib import Path
@@ -56,7 +59,52 @@ class SwitchboxSimulator:
         self.box = Box(cfg.relays)
         self.stop = threading.Event()
 
+    def _answer(self, buf: bytes) -> tuple[bytes, bytes]:
+        """(what is left of buf, the answers to its whole lines)."""
+        out = b""
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            answer = self.box.handle(raw.decode("ascii", "replace"))
+            if answer is not None:
+                out += f"{answer}\n".encode()
+        return buf, out
+
     def run(self) -> None:
+        if self.cfg.port.startswith("socket://"):
+            self._run_tcp()
+        else:
+            self._run_pty()
+
+    def _run_tcp(self) -> None:
+        host, _, port = self.cfg.port.removeprefix("socket://").rpartition(":")
+        srv = socket.create_server((host or "127.0.0.1", int(port)))
+        srv.settimeout(0.2)
+        log.info("simulated switchbox on tcp %s", self.cfg.port)
+        try:
+            while not self.stop.is_set():
+                try:
+                    conn, _ = srv.accept()
+                except TimeoutError:
+                    continue
+                with conn:  # one client at a time, as on a serial line
+                    conn.settimeout(0.2)
+                    buf = b""
+                    while not self.stop.is_set():
+                        try:
+                            data = conn.recv(256)
+                        except TimeoutError:
+                            continue
+                        except OSError:
+                            break
+                        if not data:
+                            break
+                        buf, out = self._answer(buf + data)
+                        if out:
+                            conn.sendall(out)
+        finally:
+            srv.close()
+
+    def _run_pty(self) -> None:
         master, slave = os.openpty()
         tty.setraw(slave)
         path = Path(self.cfg.port)
@@ -70,12 +118,9 @@ class SwitchboxSimulator:
                 ready, _, _ = select.select([master], [], [], 0.2)
                 if not ready:
                     continue
-                buf += os.read(master, 256)
-                while b"\n" in buf:
-                    raw, buf = buf.split(b"\n", 1)
-                    answer = self.box.handle(raw.decode("ascii", "replace"))
-                    if answer is not None:
-                        os.write(master, f"{answer}\n".encode())
+                buf, out = self._answer(buf + os.read(master, 256))
+                if out:
+                    os.write(master, out)
         finally:
             if path.is_symlink():
                 path.unlink()
