@@ -110,3 +110,22 @@ def test_a_caen_channel_not_connected_shows_no_number() -> None:
     )
     assert now[:2] == ["on", "on"] and "299.8 V" in now[3]
     assert lost[:2] == ["GREYED", "GREYED"] and lost[2] == lost[3] == "channel not connected"
+
+
+def test_the_chiller_card_shows_no_number_from_a_chiller_that_does_not_answer() -> None:
+    from trackerdcs.config import load_stand
+    from trackerdcs.deploy.nodered_flows import flows
+    from trackerdcs.testing.demo import demo_file
+
+    js = next(n["func"] for n in flows(load_stand(demo_file())) if n.get("name") == "Chiller text")
+    on = {"fsm_state": "ON", "internal_temp": 19.96, "setpoint_1": 18.5, "used_setpoint": 1,
+          "power": -35.2, "message": "running"}  # fmt: skip
+    gone = {"fsm_state": "DISCONNECTED", "message": "cannot open /dev/ttyUSB0: no such file",
+            "port": "/dev/ttyUSB0"}  # fmt: skip
+    now, lost, offline = (
+        payloads([s])[0]
+        for s in run(js, ("julabo/status", on), ("julabo/status", gone), ("julabo/online", "false"))
+    )
+    assert now == "ON · bath 19.96 °C · set 18.50 °C · power -35 % (negative: cooling)"
+    assert lost == "DISCONNECTED · cannot open /dev/ttyUSB0: no such file"
+    assert offline == "offline: state not current"

@@ -89,6 +89,11 @@ if (msg.topic.endsWith("/online")) {
 }
 if (context.get("online") === false) return {payload: "offline: state not current"};
 const st = context.get("status") || {};
+const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
+                                                                 : "no reading";
+if (st.fsm_state === "DISCONNECTED") {  // no number from a device that does not answer
+    return {payload: "DISCONNECTED · " + (st.message || st.reason || "no answer")};
+}
 return {payload: __EXPR__};
 """
 

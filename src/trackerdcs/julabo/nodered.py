@@ -14,9 +14,9 @@ def panel(p: Panel, stand: StandBase, section: JulaboConfig) -> None:
     julabo = peers.service_name(stand, "julabo") or "julabo"
     g = p.group(p.cooling_page(), "Chiller (Julabo)", 6)
     p.status("julabo", g, 1, "Chiller", julabo, f"{julabo}/status",
-             '(st.fsm_state || "?") + " · bath " + st.internal_temp + " °C · set "'
-             ' + st["setpoint_" + (st.used_setpoint || 1)] + " °C · power "'
-             ' + st.power + " % (negative: cooling)"')  # fmt: skip
+             '(st.fsm_state || "?") + " · bath " + num(st.internal_temp, "°C", 2) + " · set "'
+             ' + num(st["setpoint_" + (st.used_setpoint || 1)], "°C", 2) + " · power "'
+             ' + num(st.power, "%", 0) + " (negative: cooling)"')  # fmt: skip
     p.number("julabo", g, 2, "Set-point °C", f"{julabo}/cmd/setWT", -90, 100, 0.5,
              wrap="msg.payload = {setpoint: 1, temp: msg.payload};\nreturn msg;")  # fmt: skip
     p.button("julabo start", g, 3, "Start", f"{julabo}/cmd/start", "", width=3)

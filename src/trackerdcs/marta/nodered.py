@@ -13,10 +13,9 @@ def panel(p: Panel, stand: StandBase, section: MartaConfig) -> None:
     marta = peers.service_name(stand, "marta") or "MARTA"
     g = p.group(p.cooling_page(), "CO2 plant (MARTA)", 6)
     p.status("marta", g, 1, "Plant", marta, f"{marta}/status",
-             '(st.fsm_state || "?") + (st.CO2_TT05 !== undefined ? " · supply "'
-             ' + st.CO2_TT05 + " °C · return " + st.CO2_TT06 + " °C · set "'
-             ' + st.temperature_setpoint + " °C" : "") + (st.message ? " · " + st.message'
-             ' : "")')  # fmt: skip
+             '(st.fsm_state || "?") + " · supply " + num(st.CO2_TT05, "°C", 1) + " · return "'
+             ' + num(st.CO2_TT06, "°C", 1) + " · set " + num(st.temperature_setpoint, "°C", 1)'
+             ' + (st.message ? " · " + st.message : "")')  # fmt: skip
     p.number("marta", g, 2, "Set-point °C", f"{marta}/cmd/set_temperature_setpoint", -35, 25,
              0.5)  # fmt: skip
     for i, (label, cmd, confirm) in enumerate((
