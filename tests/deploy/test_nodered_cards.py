@@ -19,10 +19,11 @@ from trackerdcs.switchbox.nodered import RELAYS_JS
 
 HARNESS = """
 const [body, msgs] = [process.argv[1], JSON.parse(process.argv[2])];
-const store = {};
+const store = {}, shared = {};
 const context = {get: (k) => store[k], set: (k, v) => { store[k] = v; }};
-const fn = new Function("msg", "context", body);
-console.log(JSON.stringify(msgs.map((m) => fn(m, context))));
+const flow = {get: (k) => shared[k], set: (k, v) => { shared[k] = v; }};
+const fn = new Function("msg", "context", "flow", body);
+console.log(JSON.stringify(msgs.map((m) => fn(m, context, flow))));
 """
 
 
@@ -129,3 +130,37 @@ def test_the_chiller_card_shows_no_number_from_a_chiller_that_does_not_answer() 
     assert now == "ON · bath 19.96 °C · set 18.50 °C · power -35 % (negative: cooling)"
     assert lost == "DISCONNECTED · cannot open /dev/ttyUSB0: no such file"
     assert offline == "offline: state not current"
+
+
+def test_the_environment_table_shows_each_sensor_and_nothing_stale_as_current() -> None:
+    from trackerdcs.deploy.nodered_flows import ENVIRONMENT_JS
+
+    box = {"name": "coldbox", "location": "cold box", "kind": "coldbox", "temperature": -19.84,
+           "humidity": 3.2, "dewpoint": -42.1, "ts": 1764150000.0}  # fmt: skip
+    room = {
+        "name": "room",
+        "location": "lab",
+        "kind": "ambient",
+        "temperature": None,
+        "humidity": None,
+        "dewpoint": None,
+        "ts": 1764150000.0,
+    }  # sensor gone: no number
+    sent = run(
+        ENVIRONMENT_JS,
+        ("sensors/status", {"fsm_state": "OK", "counts": {}}),
+        ("sensors/coldbox", box),
+        ("sensors/room", room),
+        ("sensors/online", "false"),
+    )
+    assert sent[0] is None  # not a reading: the table is left as it is
+    rows = {r["sensor"]: r for r in sent[2]["payload"]}
+    assert rows["coldbox"]["temperature"] == "-19.8 °C" and rows["coldbox"]["dew point"] == (
+        "-42.1 °C"
+    )
+    assert rows["coldbox"]["read"] == "09:40:00 UTC"
+    assert rows["room"]["temperature"] == "no reading" and rows["room"]["humidity"] == (
+        "no reading"
+    )
+    assert {r["temperature"] for r in sent[3]["payload"]} == {"service offline"}
+    assert {r["read"] for r in sent[3]["payload"]} == {"not current"}

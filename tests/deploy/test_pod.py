@@ -441,6 +441,13 @@ def test_a_switch_on_the_panel_reaches_the_caen_simulator(pod: Pod) -> None:
             finally:
                 _admin_publish(pod, "sim/sensors/coldbox", {"humidity": None})
 
+            # the environment beside the cooling: each sensor's reading with its dew point
+            page.goto(f"{_nodered(pod)}/dashboard/cooling")
+            box = page.get_by_role("row").filter(has_text="coldbox")
+            expect(box.first).to_be_in_viewport()
+            expect(box.first).to_contain_text("°C")
+            page.screenshot(path=str(SHOTS / "nodered-cooling.png"))
+
             # on a phone: every module's switches reachable without scrolling sideways
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(f"{_nodered(pod)}/dashboard/stand")

@@ -111,6 +111,35 @@ return {payload: Object.values(all).sort((x, y) => (x.since || 0) - (y.since || 
     since: when(a.since), acknowledged: a.acknowledged ? "yes" : "no"}))};
 """
 
+# Every sensor of the environment services as a table row; a row says when its service is
+# offline, and a reading that is no number (stale, sensor gone) is shown as none.
+ENVIRONMENT_JS = """
+const parts = msg.topic.split("/");
+const all = flow.get("environment") || {};
+const offline = flow.get("environment_offline") || {};
+if (parts.length === 2 && parts[1] === "online") {
+    offline[parts[0]] = !(msg.payload === true || msg.payload === "true");
+    flow.set("environment_offline", offline);
+} else {
+    const d = msg.payload;
+    if (!d || typeof d !== "object" || !("temperature" in d || "humidity" in d)) return null;
+    all[msg.topic] = d;
+    flow.set("environment", all);
+}
+const num = (v, unit, k) => (typeof v === "number" && isFinite(v)) ? v.toFixed(k) + " " + unit
+                                                                 : "no reading";
+const when = (t) => t ? new Date(t * 1000).toISOString().slice(11, 19) + " UTC" : "";
+return {payload: Object.keys(all).sort().map((topic) => {
+    const d = all[topic];
+    const gone = offline[topic.split("/")[0]];
+    return {sensor: d.name || topic.split("/").pop(), where: d.location || d.kind || "",
+            temperature: gone ? "service offline" : num(d.temperature, "°C", 1),
+            humidity: gone ? "" : num(d.humidity, "%", 0),
+            "dew point": gone ? "" : num(d.dewpoint, "°C", 1),
+            read: gone ? "not current" : when(d.ts)};
+})};
+"""
+
 ACK_ASK_JS = """
 const row = msg.payload || {};
 if (!row.alarm) return null;
@@ -361,6 +390,25 @@ class Panel:
         self.f.next_row()
 
 
+def _environment(p: Panel, stand: StandBase) -> None:
+    """The temperature, humidity and dew point of every sensor, beside the cooling: the
+    dew point must stay below the coldest surface."""
+    services = peers.environment(stand)
+    if not services:
+        return
+    g = p.group(p.cooling_page(), "Environment", 12)
+    fn = p.function("environment", "environment", ENVIRONMENT_JS)
+    for svc in services:
+        p.f.wire(p.mqtt_in(f"environment {svc}", f"{svc}/+"), fn)
+    table = p.f.add("table environment", "ui-table", 2,
+                    **_widget(g, 1, "", maxrows=0, passthru=False, autocols=True,
+                              showSearch=False, deselect=True, selectionType="none",
+                              columns=[], mobileBreakpoint="sm", mobileBreakpointType="defaults",
+                              action="replace"))  # fmt: skip
+    p.f.wire(fn, table)
+    p.f.next_row()
+
+
 def _alarms_page(p: Panel) -> None:
     page = p.page("Alarms", "/alarms", "mdi-alarm-light")
     g = p.group(page, "Active alarms (click one to acknowledge)", 12)
@@ -401,6 +449,7 @@ def flows(stand: StandBase, broker_port: int = 8883, tls: bool = True) -> list[N
         section = stand.section(name)
         if fam.nodered and section is not None and getattr(section, "enabled", True):
             load(fam.nodered)(p, stand, section)
+    _environment(p, stand)
     _alarms_page(p)
     replies = p.function("replies", "replies to the panel", REPLY_JS)
     p.f.wire(p.mqtt_in("replies", "+/reply"), replies)
