@@ -13,17 +13,11 @@ from tests.hmp.stands import hv_caen_and_hmp
 from trackerdcs.testing.probe import Probe
 from trackerdcs.testing.processes import StandProcesses
 
-
-def test_reference_lines_relays_in_series_with_the_supply_and_hv_first(
-    write_stand, own_mosquitto, tmp_path: Path
-) -> None:
-    prefix = f"s{uuid.uuid4().hex[:5]}"
-    body = (
-        hv_caen_and_hmp(1, prefix)
-        + f"""
+# the simulated box with module M1 on relay 1; `port` a pty path or socket://HOST:PORT
+BOX = """
 switchbox:
   simulate: true
-  port: {tmp_path / "sb.tty"}
+  port: {port}
   poll: 0.2
   timeout: 0.5
   reconnect_max: 1.0
@@ -31,7 +25,13 @@ switchbox:
   channels:
     1: {{module: M1}}
 """
-    )
+
+
+def test_reference_lines_relays_in_series_with_the_supply_and_hv_first(
+    write_stand, own_mosquitto, tmp_path: Path
+) -> None:
+    prefix = f"s{uuid.uuid4().hex[:5]}"
+    body = hv_caen_and_hmp(1, prefix) + BOX.format(port=tmp_path / "sb.tty")
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)
@@ -96,17 +96,7 @@ def test_the_simulated_box_over_tcp_as_a_pod_runs_it(
     pty: the simulator serves the box's lines over TCP and the service opens socket://."""
     from trackerdcs.testing.mosquitto import free_port
 
-    body = f"""
-switchbox:
-  simulate: true
-  port: socket://127.0.0.1:{free_port()}
-  poll: 0.2
-  timeout: 0.5
-  reconnect_max: 1.0
-  watchdog: {{timeout: null}}
-  channels:
-    1: {{module: M1}}
-"""
+    body = BOX.format(port=f"socket://127.0.0.1:{free_port()}")
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)

@@ -13,7 +13,7 @@ from typing import Any
 
 from trackerdcs.cli.common import load_or_exit
 from trackerdcs.config import ConfigError, load_stand
-from trackerdcs.core.registry import families
+from trackerdcs.core import peers
 
 
 def register(commands: Any) -> None:
@@ -168,10 +168,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"data in {state}",
         f"MQTT broker   mqtt://{stand.bus.host}:{port}  (trackerdcs status --port {port})",
     ]
-    for name in families():
-        section = stand.section(name)
-        if section is not None and section.enabled:
-            where += section.where()
+    for _fam, section in peers.sections(stand):
+        where += section.where()
     where.append("Ctrl-C stops everything")
     return _supervise(config, env, banner=where)
 

@@ -3,9 +3,20 @@ stand file and the family registry, never written as literals."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from trackerdcs.config.model import StandBase
 from trackerdcs.core.cooling import CoolingContract
-from trackerdcs.core.registry import COOLING, ENVIRONMENT, POWER, families, with_role
+from trackerdcs.core.registry import COOLING, ENVIRONMENT, POWER, Family, families, with_role
+
+
+def sections(stand: StandBase) -> Iterator[tuple[Family, Any]]:
+    """Each family the stand has an enabled section for, with that section, in start order."""
+    for name, fam in families().items():
+        section = stand.section(name)
+        if section is not None and section.enabled:
+            yield fam, section
 
 
 def service_name(stand: StandBase, family: str) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
-from trackerdcs.core.registry import families, load
+from trackerdcs.core.registry import load
 
 BROKER_ID = "trackerdcs-broker"
 CA_IN_POD = "/run/secrets/trackerdcs/tls/ca.crt"
@@ -49,11 +49,17 @@ body.deadline = now + 15;
 return [{topic: msg.topic, payload: JSON.stringify(body)}, null];
 """.replace("__VIA__", VIA)
 
+# A reading as text: a number only if it is one (null, NaN: a value that is no reading).
+NUM_JS = """
+const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
+                                                                 : "no reading";
+"""
+
 # The start of every card function: a device's retained state (`last`) and its service's
 # availability (`online`) kept between messages; `num` shows a number only if it is one;
 # GREY, sent to a switch, greys it out where it stands (Dashboard 2's `enabled`): a position
 # that is not current cannot be clicked or taken for the supply's.
-CARD_JS = """
+CARD_JS = NUM_JS + """
 if (msg.topic.endsWith("/online")) {
     context.set("online", msg.payload === true || msg.payload === "true");
 } else if (msg.payload && typeof msg.payload === "object") {
@@ -61,8 +67,6 @@ if (msg.topic.endsWith("/online")) {
 }
 const last = context.get("last") || {};
 const online = context.get("online") !== false;
-const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
-                                                                 : "no reading";
 const GREY = {enabled: false};
 """
 
@@ -80,7 +84,7 @@ return {payload: service + ": " + r.command + " " + what + ": " + (r.error || "n
         ui_update: {color: "red", displayTime: 30}};
 """.replace("__VIA__", VIA)
 
-STATUS_JS = """
+STATUS_JS = NUM_JS + """
 const s = msg.payload || {};
 if (msg.topic.endsWith("/online")) {
     context.set("online", s === true || s === "true");
@@ -89,8 +93,6 @@ if (msg.topic.endsWith("/online")) {
 }
 if (context.get("online") === false) return {payload: "offline: state not current"};
 const st = context.get("status") || {};
-const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d) + " " + unit
-                                                                 : "no reading";
 if (st.fsm_state === "DISCONNECTED") {  // no number from a device that does not answer
     return {payload: "DISCONNECTED · " + (st.message || st.reason || "no answer")};
 }
@@ -113,7 +115,7 @@ return {payload: Object.values(all).sort((x, y) => (x.since || 0) - (y.since || 
 
 # Every sensor of the environment services as a table row; a row says when its service is
 # offline, and a reading that is no number (stale, sensor gone) is shown as none.
-ENVIRONMENT_JS = """
+ENVIRONMENT_JS = NUM_JS + """
 const parts = msg.topic.split("/");
 const all = flow.get("environment") || {};
 const offline = flow.get("environment_offline") || {};
@@ -126,8 +128,6 @@ if (parts.length === 2 && parts[1] === "online") {
     all[msg.topic] = d;
     flow.set("environment", all);
 }
-const num = (v, unit, k) => (typeof v === "number" && isFinite(v)) ? v.toFixed(k) + " " + unit
-                                                                 : "no reading";
 const when = (t) => t ? new Date(t * 1000).toISOString().slice(11, 19) + " UTC" : "";
 return {payload: Object.keys(all).sort().map((topic) => {
     const d = all[topic];
@@ -231,6 +231,7 @@ class Panel:
         self.pages = 0
         self.groups = 0
         self._top: str | None = None
+        self._stand_page = ""
         self._cooling: str | None = None
         self._orders: dict[str, int] = {}
         out = f.add("cmd out", "mqtt out", 4, name="commands", topic="", qos="1",
@@ -261,12 +262,13 @@ class Panel:
     def stand(self) -> str:
         """The Stand page's first group (safety, then each power supply's state and buttons)."""
         if self._top is None:
-            self._top = self.group(self.page("Stand", "/stand", "mdi-flash"), "Stand", 6)
+            self._stand_page = self.page("Stand", "/stand", "mdi-flash")
+            self._top = self.group(self._stand_page, "Stand", 6)
         return self._top
 
     def stand_page(self) -> str:
         self.stand()
-        return _id("page /stand")
+        return self._stand_page
 
     def cooling_page(self) -> str:
         if self._cooling is None:
@@ -445,9 +447,8 @@ def flows(stand: StandBase, broker_port: int = 8883, tls: bool = True) -> list[N
     p = Panel(stand, broker_port, tls)
     p.stand()
     _safety(p, stand)
-    for name, fam in families().items():
-        section = stand.section(name)
-        if fam.nodered and section is not None and getattr(section, "enabled", True):
+    for fam, section in peers.sections(stand):
+        if fam.nodered:
             load(fam.nodered)(p, stand, section)
     _environment(p, stand)
     _alarms_page(p)

@@ -24,7 +24,7 @@ import yaml
 
 from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
-from trackerdcs.core.registry import HISTORY, HostFile, families, load
+from trackerdcs.core.registry import HISTORY, HostFile, load
 from trackerdcs.deploy.config import DeployConfig
 from trackerdcs.deploy.images import ref as image
 from trackerdcs.deploy.mqtt_accounts import ADMIN, NODERED, OPERATOR
@@ -59,12 +59,9 @@ def host_files(stand: StandBase) -> dict[str, list[HostFile]]:
     path, so that a path said to Ph2_ACF's RunController means the same file on both sides.
     Raises NotInPod with what to change when a section cannot run in a container."""
     found = {}
-    for name, fam in families().items():
-        section = stand.section(name)
-        if fam.host_files and section is not None and getattr(section, "enabled", True):
-            files = load(fam.host_files)(section, stand)
-            if files:
-                found[name] = files
+    for fam, section in peers.sections(stand):
+        if fam.host_files and (files := load(fam.host_files)(section, stand)):
+            found[fam.name] = files
     return found
 
 
@@ -216,10 +213,10 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
     local = [f for files in host_files(stand).values() for f in files]
     common_files |= {str(f.path): f.path for f in local if not f.folder}
     common_dirs = {str(f.path): f.path for f in local if f.folder}
-    fams = families()
-    for name, fam in fams.items():
-        section = stand.section(name)
-        if fam.simulator and section is not None and section.enabled and section.simulate:
+    present = list(peers.sections(stand))
+    for fam, section in present:
+        name = fam.name
+        if fam.simulator and section.simulate:
             out_list.append(Container(
                 f"sim-{name}", image("trackerdcs", d.tag),
                 ["trackerdcs", "sim", name, "--config", STAND_IN_POD],
@@ -227,9 +224,9 @@ def containers(stand: StandBase, out: Path) -> list[Container]:
                        f"{SECRETS}/mqtt/{ADMIN}.password": sec / "mqtt" / f"{ADMIN}.password"},
                 dirs=dict(common_dirs), volumes={STATE: vol("state")},
             ))  # fmt: skip
-    for name, fam in fams.items():
-        section = stand.section(name)
-        if not (fam.service and section is not None and section.enabled):
+    for fam, _section in present:
+        name = fam.name
+        if not fam.service:
             continue
         svc = peers.service_name(stand, name) or name
         c = Container(

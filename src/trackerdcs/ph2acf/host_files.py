@@ -15,8 +15,6 @@ LOOPBACK = ("", "127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def host_files(section: Ph2acfConfig, stand: StandBase) -> list[HostFile]:
-    if not section.enabled:
-        return []
     files = []
     hw = stand.path(section.hw_config).resolve()
     if hw.is_file():

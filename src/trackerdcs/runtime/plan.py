@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trackerdcs.config.model import Stand
-from trackerdcs.core.registry import families
+from trackerdcs.core import peers
 
 
 @dataclass
@@ -35,14 +35,13 @@ def plan(stand: Stand, config: Path) -> list[ProcessSpec]:
                 "broker",
             )
         )
-    fams = families()
-    for name, fam in fams.items():
-        section = stand.section(name)
-        if fam.simulator and section is not None and section.enabled and section.simulate:
-            specs.append(ProcessSpec(f"sim-{name}", _cli("sim", name, "--config", cfg), "sim"))
-    for name, fam in fams.items():
-        section = stand.section(name)
-        if fam.service and section is not None and section.enabled:
-            specs.append(ProcessSpec(name, _cli("run", name, "--config", cfg), "service",
+    present = list(peers.sections(stand))
+    for fam, section in present:
+        if fam.simulator and section.simulate:
+            specs.append(ProcessSpec(f"sim-{fam.name}", _cli("sim", fam.name, "--config", cfg),
+                                     "sim"))  # fmt: skip
+    for fam, _section in present:
+        if fam.service:
+            specs.append(ProcessSpec(fam.name, _cli("run", fam.name, "--config", cfg), "service",
                                      stop_first=fam.stop_first))  # fmt: skip
     return specs
