@@ -59,7 +59,9 @@ const num = (v, unit, d) => (typeof v === "number" && isFinite(v)) ? v.toFixed(d
 # availability (`online`) kept between messages; `num` shows a number only if it is one;
 # GREY, sent to a switch, greys it out where it stands (Dashboard 2's `enabled`): a position
 # that is not current cannot be clicked or taken for the supply's.
-CARD_JS = NUM_JS + """
+CARD_JS = (
+    NUM_JS
+    + """
 if (msg.topic.endsWith("/online")) {
     context.set("online", msg.payload === true || msg.payload === "true");
 } else if (msg.payload && typeof msg.payload === "object") {
@@ -69,6 +71,7 @@ const last = context.get("last") || {};
 const online = context.get("online") !== false;
 const GREY = {enabled: false};
 """
+)
 
 # Replies to this panel's commands: a refusal is shown with its reason; success briefly.
 REPLY_JS = """
@@ -84,7 +87,9 @@ return {payload: service + ": " + r.command + " " + what + ": " + (r.error || "n
         ui_update: {color: "red", displayTime: 30}};
 """.replace("__VIA__", VIA)
 
-STATUS_JS = NUM_JS + """
+STATUS_JS = (
+    NUM_JS
+    + """
 const s = msg.payload || {};
 if (msg.topic.endsWith("/online")) {
     context.set("online", s === true || s === "true");
@@ -98,6 +103,7 @@ if (st.fsm_state === "DISCONNECTED") {  // no number from a device that does not
 }
 return {payload: __EXPR__};
 """
+)
 
 ALARMS_JS = """
 const a = msg.payload;
@@ -115,7 +121,9 @@ return {payload: Object.values(all).sort((x, y) => (x.since || 0) - (y.since || 
 
 # Every sensor of the environment services as a table row; a row says when its service is
 # offline, and a reading that is no number (stale, sensor gone) is shown as none.
-ENVIRONMENT_JS = NUM_JS + """
+ENVIRONMENT_JS = (
+    NUM_JS
+    + """
 const parts = msg.topic.split("/");
 const all = flow.get("environment") || {};
 const offline = flow.get("environment_offline") || {};
@@ -139,6 +147,7 @@ return {payload: Object.keys(all).sort().map((topic) => {
             read: gone ? "not current" : when(d.ts)};
 })};
 """
+)
 
 ACK_ASK_JS = """
 const row = msg.payload || {};
