@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -211,13 +212,17 @@ def test_a_service_account_writes_only_its_own_topics(pod: Pod) -> None:
             ("safety", "dcs/cmd/switch/hv"),
             ("julabo", "safety/heartbeat"),
         ):
-            acks: dict[int, int] = {}
+            acks: dict[int, Any] = {}  # mid -> PUBACK reason code; -1 -> disconnect reason
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
                             client_id=f"acl-{uuid.uuid4().hex[:6]}")  # fmt: skip
             c.username_pw_set(account, pod.secret(f"mqtt/{account}.password"))
             c.tls_set(ca_certs=str(pod.folder / "secrets" / "tls" / "ca.crt"))
             c.on_publish = lambda _c, _u, mid, rc, _p, acks=acks: acks.__setitem__(mid, rc.value)
-            c.connect("127.0.0.1", pod.port("mqtt"), 5)
+            # why a connection ended, for the failure message (seen once in CI: the own-topic
+            # publish after a refused one found the client disconnected, cause not logged)
+            c.on_disconnect = lambda _c, _u, _f, rc, _p, acks=acks: acks.__setitem__(-1, rc)
+            # keepalive 30 s: a 5 s one can lapse while a loaded runner starves paho's thread
+            c.connect("127.0.0.1", pod.port("mqtt"), 30)
             c.loop_start()
             try:
                 start = p.mark()
@@ -233,11 +238,12 @@ def test_a_service_account_writes_only_its_own_topics(pod: Pod) -> None:
             assert not [m for m in p.messages[start:] if m.topic == topic and m.text == forged]
 
 
-def _publish(c: mqtt.Client, topic: str, text: str, acks: dict[int, int]) -> int:
+def _publish(c: mqtt.Client, topic: str, text: str, acks: dict[int, Any]) -> int:
     """Publish at QoS 1 once connected; the PUBACK's reason code."""
     deadline = time.monotonic() + 10
     while not c.is_connected() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert c.is_connected(), f"publishing {topic}: not connected (disconnect: {acks.get(-1)})"
     info = c.publish(topic, text, qos=1)
     info.wait_for_publish(10)
     while info.mid not in acks and time.monotonic() < deadline:
