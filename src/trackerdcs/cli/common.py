@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Protocol
 from trackerdcs.config import ConfigError, Stand, load_stand
 from trackerdcs.config.bus import BusConfig
 from trackerdcs.core.registry import Family, load
+from trackerdcs.runtime.signals import stop_on
 
 
 def load_or_exit(path: str | Path) -> Stand:
@@ -39,7 +39,7 @@ class Simulator(Protocol):
 
 def run_simulator(simulator: Simulator) -> int:
     """Run a plain-loop simulator until SIGTERM or Ctrl-C."""
-    signal.signal(signal.SIGTERM, lambda *_: simulator.stop.set())
+    stop_on(simulator.stop.set)
     try:
         simulator.run()
     except KeyboardInterrupt:

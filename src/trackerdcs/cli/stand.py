@@ -14,6 +14,7 @@ from typing import Any
 from trackerdcs.cli.common import load_or_exit
 from trackerdcs.config import ConfigError, load_stand
 from trackerdcs.core import peers
+from trackerdcs.runtime.signals import stop_on
 
 
 def register(commands: Any) -> None:
@@ -111,8 +112,7 @@ def _supervise(config: Path, env: dict[str, str], banner: list[str] | None = Non
 
     sup = Supervisor(specs, env=env, on_change=publish, keep_fds=(lock.fd,),
                      before_broker=bus.stop)  # fmt: skip
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: sup.stop())
+    stop_on(sup.stop, signal.SIGINT, signal.SIGTERM)  # Supervisor.stop sets an event
     if banner:
         for line in banner:
             sup.emit("demo", line)

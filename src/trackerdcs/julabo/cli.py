@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from trackerdcs.cli.common import load_section_or_exit
+from trackerdcs.runtime.signals import stop_on
 
 
 def register(commands: Any, sim: Any) -> None:
@@ -42,7 +43,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     from trackerdcs.julabo.bridge import Bridge
 
     bridge = Bridge(args.device, args.host, args.port)
-    signal.signal(signal.SIGTERM, lambda *_: bridge.stop.set())
+    stop_on(bridge.stop.set)
     try:
         bridge.serve()
     except KeyboardInterrupt:

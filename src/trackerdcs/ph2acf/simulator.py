@@ -26,6 +26,7 @@ from pathlib import Path
 
 from trackerdcs.ph2acf import protocol
 from trackerdcs.ph2acf.config import SimPh2acf
+from trackerdcs.runtime.signals import stop_on
 
 STEPS = ("configuration", "calibration", "pedestal and noise", "threshold scan", "latency scan",
          "stub latency scan", "occupancy", "cluster width")  # fmt: skip
@@ -107,8 +108,7 @@ def batch_main(argv: list[str], sim: SimPh2acf, workdir: Path) -> int:
         print(line, flush=True)
 
     run = FakeRun(workdir, sim, say)
-    signal.signal(signal.SIGINT, lambda *_: run.stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: run.stop.set())
+    stop_on(run.stop.set, signal.SIGINT, signal.SIGTERM)
     return run.run(args.c, Path(args.f), args.r)
 
 
