@@ -18,11 +18,8 @@ from trackerdcs.testing.demo import demo_file
 from trackerdcs.testing.mosquitto import free_port
 
 # this machine's runc cannot raise the default rlimits: podman is told the ones it can set
-CONTAINERS_CONF = """[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-[engine]
-runtime = "runc"
-"""
+# (the file scripts/test exports for its image build step)
+CONTAINERS_CONF = Path(__file__).parents[2] / "scripts" / "containers.conf"
 TOOLS = ("podman", "mmdebstrap", "catatonit", "runc")
 
 
@@ -66,10 +63,8 @@ def podman_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: ./scripts/test installs them")
-    conf = tmp_path_factory.mktemp("podman") / "containers.conf"
-    conf.write_text(CONTAINERS_CONF)
     old = os.environ.get("CONTAINERS_CONF")
-    os.environ["CONTAINERS_CONF"] = str(conf)
+    os.environ["CONTAINERS_CONF"] = old or str(CONTAINERS_CONF)
     yield
     if old is None:
         os.environ.pop("CONTAINERS_CONF", None)

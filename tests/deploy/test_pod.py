@@ -34,6 +34,7 @@ from trackerdcs.config import load_stand
 from trackerdcs.config.bus import BusConfig
 from trackerdcs.config.model import StandBase
 from trackerdcs.deploy import grafana
+from trackerdcs.deploy.images import IMAGES
 from trackerdcs.deploy.pod import deploy_config
 from trackerdcs.julabo.testing import bridge as julabo_bridge
 from trackerdcs.julabo.testing import sim_pty
@@ -70,7 +71,11 @@ def pod(podman_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     gateway, bport = _gateway(), free_port()
     path = stand_file(tmp, f"tdcs-{uuid.uuid4().hex[:6]}", nodered=True,
                       julabo=f"rfc2217://{gateway}:{bport}")  # fmt: skip
-    trackerdcs("deploy", "build", "trackerdcs", "mosquitto", "influxdb", "nodered", timeout=1500)
+    # the images are built by ./scripts/test's own step (minutes on a new machine: more than
+    # a test may take); here they must be current, or the pod would run other code
+    check = trackerdcs("deploy", "build", "--check", *IMAGES, timeout=120, check=False)
+    if check.returncode != 0:
+        pytest.fail(f"{check.stderr.strip()}: ./scripts/test builds them before the tests")
     trackerdcs("secrets", "init", "-c", str(path))
     trackerdcs("deploy", "up", "-c", str(path), timeout=300)
     stand = load_stand(path)

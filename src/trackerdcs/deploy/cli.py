@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from trackerdcs.cli.common import load_or_exit
@@ -35,7 +36,11 @@ def register(commands: Any, sim: Any) -> None:
                    help=f"some of {', '.join(IMAGES)} (default: all)")  # fmt: skip
     b.add_argument("--tag", default="latest")
     b.add_argument("--source", default=None, help="trackerdcs checkout (default: this one)")
+    b.add_argument("--rebuild", action="store_true", help="build even the images that are "
+                   "current (same inputs as the last build)")  # fmt: skip
     b.add_argument("--rebuild-base", action="store_true", help="make the Debian base again")
+    b.add_argument("--check", action="store_true", help="build nothing: exit 1 naming the "
+                   "images that are missing or not current")  # fmt: skip
     b.add_argument("--mirror", default=None, help="Debian mirror for the base")
     b.set_defaults(func=cmd_build)
     k = sub.add_parser("kube", help="write the pod (kube YAML, compose, Grafana, Node-RED, "
@@ -118,14 +123,21 @@ def cmd_build(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    names = list(args.images or IMAGES)
+    source = Path(args.source) if args.source else None
     try:
-        images.build(
-            list(args.images or IMAGES),
-            args.tag,
-            Path(args.source) if args.source else None,
-            args.rebuild_base,
-            args.mirror,
-        )
+        if args.check:
+            old = images.stale(names, args.tag, source)
+            if old:
+                print(f"not current: {', '.join(old)} (trackerdcs deploy build "
+                      f"{' '.join(names)})", file=sys.stderr)  # fmt: skip
+                return 1
+            print(f"current: {', '.join(names)}")
+            return 0
+        t0 = time.monotonic()
+        images.build(names, args.tag, source, args.rebuild_base, args.mirror,
+                     say=lambda line: print(line, flush=True), rebuild=args.rebuild)  # fmt: skip
+        print(f"deploy build: {time.monotonic() - t0:.0f} s")
     except images.BuildError as exc:
         print(f"deploy build: {exc}", file=sys.stderr)
         return 1
