@@ -44,6 +44,34 @@ def test_cmd_times_out_when_nobody_answers(write_stand) -> None:
     assert "no reply from 'nobody'" in res.stderr
 
 
+def test_a_command_for_a_service_the_stand_does_not_run_says_so_at_once(write_stand) -> None:
+    """Issue 26: `sequence recipes` on a stand without a runs service waited 30 s for a
+    reply that could not come. A service of ours always says `<svc>/online`: without it the
+    answer is at once (a command waiting its full --timeout would outlast the 60 s bound)."""
+    path, _ = write_stand("")
+    for args in (("sequence", "-c", str(path), "--timeout", "300", "recipes"),
+                 ("runs", "-c", str(path), "--timeout", "300", "list"),
+                 ("cmd", "-c", str(path), "--timeout", "300", "julabo", "refresh")):  # fmt: skip
+        res = _cli(*args, timeout=60)
+        assert res.returncode == 3, (args, res.stderr)
+        family = "runs" if args[0] != "cmd" else "julabo"
+        assert f"runs no '{family}' service: add a `{family}:` section" in res.stderr, res.stderr
+    # without a stand file: what the broker knows
+    bare = _cli("runs", *_bus(path), "--timeout", "300", "list", timeout=60)
+    assert bare.returncode == 3
+    assert "no service 'runs' on the broker" in bare.stderr
+    assert "a `runs:` section" in bare.stderr
+
+
+def _bus(path) -> list[str]:
+    """The broker of a stand file as options (a person without the file)."""
+    from trackerdcs.config import load_stand
+
+    bus = load_stand(path).bus
+    return ["--port", str(bus.port), "--username", bus.username,
+            "--password-file", str(bus.password_file)]  # fmt: skip
+
+
 def test_status_lists_online_and_offline(write_stand, spawn, probe) -> None:
     path, _ = write_stand("")
     alive = spawn(path, "stat1")

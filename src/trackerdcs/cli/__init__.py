@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -43,12 +44,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# options whose value may start with '-': a relative time (`--start -7d`), which argparse
+# would read as an option (only plain negative numbers are let through)
+RELATIVE = ("--start", "--end")
+# commands that run as processes (their log is the point); the others are a person's
+PROCESSES = frozenset({"run", "up", "demo", "broker", "sim", "serial-bridge", "deploy",
+                       "backup", "restore"})  # fmt: skip
+
+
+def _join_relative(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in RELATIVE:
+            value = next(it, None)
+            out.append(arg if value is None else f"{arg}={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_relative(sys.argv[1:] if argv is None else argv))
     from trackerdcs.runtime import logs
 
-    logs.setup(args.log)
+    # a process that runs (a service, a stand, a simulator) logs what it does; a command a
+    # person types answers in its own words and logs only what goes wrong
+    runs = args.command in PROCESSES
+    logs.setup(args.log or (None if runs else os.environ.get("TRACKERDCS_LOG", "WARNING")))
     from trackerdcs.runtime.orphan import watch_parent
 
     watch_parent()

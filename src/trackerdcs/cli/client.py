@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from trackerdcs.cli.common import add_bus_options, bus_config
+from trackerdcs.cli.common import add_bus_options, bus_config, load_or_exit
 from trackerdcs.core.blocking import BlockingBus
 from trackerdcs.core.bus import Message
 
@@ -149,6 +149,58 @@ def os_user() -> str | None:
         return None
 
 
+class Presence:
+    """Whether a service is on the bus, from its retained `<service>/online`: a command to a
+    service that is not there is answered at once with what to do, not after its timeout."""
+
+    def __init__(self, bus: BlockingBus, service: str):
+        self.service = service
+        self.said: str | None = None
+        self._got = threading.Event()
+        bus.subscribe(f"{service}/online", self._on)
+
+    def _on(self, msg: Message) -> None:
+        self.said = msg.text.strip().lower()
+        self._got.set()
+
+    def problem(self, args: argparse.Namespace, wait: float = 2.0) -> tuple[str, bool] | None:
+        """Why the service cannot answer, and whether that is certain (None: it says it is
+        online). Not certain: a name of no family of ours, which may be another stack's
+        service (the reference backends announce nothing) and may still answer."""
+        self._got.wait(wait)
+        if self.said == "true":
+            return None
+        if self.said is not None:
+            return (f"'{self.service}' is offline (its {self.service}/online says "
+                    f"{self.said}): is its process running? `trackerdcs status` shows the "
+                    "others"), True  # fmt: skip
+        return absent(args, self.service)
+
+
+def absent(args: argparse.Namespace, service: str) -> tuple[str, bool]:
+    """What to tell someone whose command went to a service that never announced itself."""
+    from trackerdcs.core import peers
+    from trackerdcs.core.registry import families
+
+    cfg = bus_config(args)
+    where = f"on the broker at {cfg.host}:{cfg.port} (nothing said {service}/online)"
+    fam = next((f for f in families().values() if f.topic_root == service), None)
+    if getattr(args, "config", None):
+        stand = load_or_exit(args.config)
+        names = sorted(n for f in families() if (n := peers.service_name(stand, f)))
+        if service not in names:
+            add = f": add a `{fam.name}:` section (README, The stand file)" if fam else ""
+            return (f"{args.config} runs no '{service}' service{add}; it runs "
+                    f"{', '.join(names) or 'none'}"), fam is not None  # fmt: skip
+        return f"'{service}' of {args.config} is not {where}: is the stand up?", True
+    if fam is not None:
+        return (
+            f"no service '{service}' {where}: `trackerdcs status` lists the services "
+            f"there; a stand runs it when its file has a `{fam.name}:` section"
+        ), True
+    return f"no service '{service}' {where}", False
+
+
 def cmd_cmd(args: argparse.Namespace) -> int:
     cfg = bus_config(args)
     cid = uuid.uuid4().hex[:12]
@@ -172,10 +224,19 @@ def cmd_cmd(args: argparse.Namespace) -> int:
 
     bus = BlockingBus(cfg, service=None, client_id=f"cmd-{cid}")
     bus.subscribe(f"{args.service}/reply", on_reply)
+    presence = Presence(bus, args.service)
     if not bus.start(wait=5):
         print(f"cannot reach the broker at {cfg.host}:{cfg.port}", file=sys.stderr)
         bus.stop()
         return 2
+    if (problem := presence.problem(args)) is not None:
+        why, certain = problem
+        if certain:
+            bus.stop()
+            print(why, file=sys.stderr)
+            return 3
+        # perhaps a service of another stack: say at once what is known, then wait for it
+        print(f"{why}; sending anyway, waiting {args.timeout:g} s for a reply", file=sys.stderr)
     time.sleep(0.05)  # let the SUBACK arrive before the command can be answered
     bus.publish(f"{args.service}/cmd/{args.name}", raw, qos=1)
     ok = got.wait(args.timeout)

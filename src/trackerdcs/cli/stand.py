@@ -33,10 +33,9 @@ def register(commands: Any) -> None:
     p.set_defaults(func=cmd_up)
 
     p = commands.add_parser("demo", help="a complete simulated stand on embedded defaults")
-    p.add_argument(
-        "--state-dir", default="trackerdcs-demo", help="data folder (default ./trackerdcs-demo)"
-    )
-    p.add_argument("--config", default=None, help="another simulated stand file")
+    p.add_argument("--state-dir", default=None, help="data folder (default: ./trackerdcs-demo "
+                   "for the packaged demo, the stand file's own for --config)")  # fmt: skip
+    p.add_argument("--config", "-c", default=None, help="another simulated stand file")
     p.add_argument("--time-scale", type=float, default=None, metavar="N",
                    help="run the simulated physics and the sequencer's waits N times faster "
                    "(a burn-in recipe in minutes)")  # fmt: skip
@@ -146,19 +145,25 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+DEMO_STATE = "trackerdcs-demo"  # the packaged demo's state, in the folder it runs from
+
+
 def demo_file() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "demo.yaml"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = Path(args.config).resolve() if args.config else demo_file()
-    state = Path(args.state_dir).resolve()
-    state.mkdir(parents=True, exist_ok=True)
-    env = {"TRACKERDCS_STATE_DIR": str(state)}
+    env: dict[str, str] = {}
+    # a stand file keeps its own state (what `up`, `query -c`, `users -c` find); the packaged
+    # demo's file lies inside the installed package, so its state is where it was started
+    if args.state_dir or not args.config:
+        env["TRACKERDCS_STATE_DIR"] = str(Path(args.state_dir or DEMO_STATE).resolve())
     if args.time_scale is not None:
         env["TRACKERDCS_TIME_SCALE"] = str(args.time_scale)
     os.environ.update(env)
     stand = load_or_exit(config)
+    state = stand.data_dir
     port = stand.bus.port
     if not _port_free(stand.bus.host, port):
         port = _free_port(stand.bus.host)

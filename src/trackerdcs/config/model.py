@@ -27,7 +27,9 @@ class StandInfo(StrictModel):
 
 class StandBase(StrictModel):
     stand: StandInfo = Field(default_factory=StandInfo)
-    state_dir: Path = Field(Path("var"), description="data, buffers, logs; relative to the file")
+    state_dir: Path | None = Field(
+        None, description="data, buffers, logs, alarms, users; relative to the file; "
+        "default var/<the file's name without .yaml>: each stand file keeps its own")  # fmt: skip
     bus: BusConfig = Field(default_factory=BusConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
@@ -43,7 +45,7 @@ class StandBase(StrictModel):
 
     def warnings(self) -> list[str]:
         """Every section's `warnings` (valid settings that are probably not meant)."""
-        out: list[str] = []
+        out: list[str] = self._legacy_state()
         for name in type(self).model_fields:
             section = getattr(self, name, None)
             if section is not None and hasattr(section, "warnings"):
@@ -65,10 +67,28 @@ class StandBase(StrictModel):
         return p if p.is_absolute() else (self.base_dir / p)
 
     @property
+    def state_path(self) -> Path:
+        """Where this stand keeps its state (not made): `state_dir`, else var/<file stem>."""
+        if self.state_dir is not None:
+            return self.path(self.state_dir)
+        return self.base_dir / "var" / (self._source.stem if self._source else self.stand.name)
+
+    @property
     def data_dir(self) -> Path:
-        d = self.path(self.state_dir)
+        d = self.state_path
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+    def _legacy_state(self) -> list[str]:
+        """State under the old default (var/ itself, shared by every file of the folder)."""
+        old = self.base_dir / "var"
+        if self.state_dir is not None or self._source is None or self.state_path.exists():
+            return []
+        if any((old / f).exists() for f in ("stand.lock", "history.sqlite", "runs.sqlite")):
+            return [f"state of an earlier version in {old} (the old default, shared by every "
+                    f"stand file of {self.base_dir}): this stand now keeps its own in "
+                    f"{self.state_path}; move it there, or set state_dir: var"]  # fmt: skip
+        return []
 
 
 def _compose() -> type[StandBase]:

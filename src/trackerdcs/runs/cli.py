@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from trackerdcs.cli.client import Presence, os_user
 from trackerdcs.cli.common import add_bus_options, bus_config
 
 
@@ -39,7 +40,8 @@ def register(commands: Any, sim: Any) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     add_bus_options(p)
     p.add_argument("--service", default="runs", help="the runs service's topic root")
-    p.add_argument("--user", default=None, help="operator name recorded with the run")
+    p.add_argument("--user", default=None, help="operator name recorded with the run (default: "
+                   "the OS user running the command)")  # fmt: skip
     p.add_argument("--timeout", type=float, default=30.0)
 
 
@@ -95,12 +97,18 @@ def _ask(args: argparse.Namespace, name: str, payload: Any) -> tuple[int, Any]:
 
     cfg = bus_config(args)
     bus = BlockingBus(cfg, service=None)
+    presence = Presence(bus, args.service)
     if not bus.start(wait=5):
         print(f"cannot reach the broker at {cfg.host}:{cfg.port}", file=sys.stderr)
         bus.stop()
         return 2, None
+    if (problem := presence.problem(args)) is not None:
+        bus.stop()
+        print(problem[0], file=sys.stderr)
+        return 3, None
     try:
-        reply = bus.request(args.service, name, payload, args.timeout, user=args.user)
+        reply = bus.request(args.service, name, payload, args.timeout,
+                            user=args.user or os_user())  # fmt: skip
     except TimeoutError:
         print(f"no reply from '{args.service}' within {args.timeout:g} s", file=sys.stderr)
         return 3, None
@@ -243,9 +251,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if code:
         return code
     if args.action == "list":
-        for r in result.get("runs", []):
-            print(f"{r['id']:>5}  {r['status']:<8} {r['calibration']:<24} run {r['run_number']}"
-                  f"  {', '.join(r['modules'])}  {r['reason'] or ''}")  # fmt: skip
+        runs = result.get("runs", [])
+        if not runs:
+            print("no runs yet")
+        for r in runs:
+            print(_run_line(r))
         return 0
     if args.action == "csv":
         return _write_csv(result, args)
@@ -256,6 +266,27 @@ def cmd_runs(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def _when(ts: Any) -> str:
+    """A run's time as an operator reads it: UTC, to the second."""
+    from datetime import UTC, datetime
+
+    if not isinstance(ts, int | float):
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _run_line(r: dict[str, Any]) -> str:
+    """One line of `runs list`: id, start (UTC), status, what, Ph2_ACF's run number, who."""
+    number = f"Ph2_ACF run {r['run_number']}" if r.get("run_number") is not None else (
+        "" if r.get("kind") == "iv" else "no Ph2_ACF run number")  # fmt: skip
+    who = f"by {r['operator']}" if r.get("operator") else ""
+    why = f"— {r['reason']}" if r.get("reason") else ""
+    parts = [f"{r['id']:>5}", _when(r.get("start")), f"{r['status']:<8}",
+             f"{r.get('calibration') or r.get('kind') or '':<16}", number,
+             ", ".join(r.get("modules") or []), who, why]  # fmt: skip
+    return "  ".join(p for p in parts if p)
 
 
 def _write_csv(doc: dict[str, Any], args: argparse.Namespace) -> int:

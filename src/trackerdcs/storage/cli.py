@@ -47,11 +47,9 @@ def register(commands: Any, sim: Any) -> None:
         "`room:temperature`, `1:lv_iMon`, `channels,id=2:hv_vMon`, `lv_iMon` (every series of "
         "that field), words being the measurement or tag values.")  # fmt: skip
     p.add_argument("--config", "-c", default=None, help="stand file (its storage section)")
-    p.add_argument(
-        "--state-dir",
-        default="trackerdcs-demo",
-        help="without --config: the demo's data folder (default ./trackerdcs-demo)",
-    )
+    p.add_argument("--state-dir", default=None, help="the data folder: without --config, the "
+                   "packaged demo's (default ./trackerdcs-demo); with it, instead of the stand "
+                   "file's own")  # fmt: skip
     sub = p.add_subparsers(dest="what", required=True)
     s = sub.add_parser("series", help="list series names")
     s.add_argument("--match", default="", help="only names containing this")
@@ -98,10 +96,12 @@ def resolve(name: str, known: list[str]) -> list[str]:
 
 def _stand(args: argparse.Namespace) -> Any:
     if args.config:
+        if args.state_dir:
+            os.environ["TRACKERDCS_STATE_DIR"] = str(Path(args.state_dir).resolve())
         return load_or_exit(args.config)
-    from trackerdcs.cli.stand import demo_file
+    from trackerdcs.cli.stand import DEMO_STATE, demo_file
 
-    state = Path(args.state_dir).resolve()
+    state = Path(args.state_dir or DEMO_STATE).resolve()
     if not state.is_dir():
         raise SystemExit(f"no --config given and no demo data in {state}: run `trackerdcs demo` "
                          "first, or name the stand file with --config")  # fmt: skip
@@ -123,7 +123,11 @@ def cmd_query(args: argparse.Namespace) -> int:
         return 1
     try:
         if args.what == "series":
-            for name in h.series(args.match):
+            names = h.series(args.match)
+            if not names:
+                print(f"no series{' matching ' + repr(args.match) if args.match else ''} in the "
+                      "historian yet", file=sys.stderr)  # fmt: skip
+            for name in names:
                 print(name)
             return 0
         now = time.time()
@@ -131,6 +135,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         if args.what == "events":
             where = {t: getattr(args, t) for t in TAGS if getattr(args, t)}
             events = h.events(start, end, where, args.limit)
+            if not events:
+                print(f"no events between {_iso(start)} and {_iso(end)}"
+                      + (f" for {where}" if where else ""), file=sys.stderr)  # fmt: skip
             if args.format == "json":
                 print(json.dumps([{"ts": ts, "text": text, **{t: tags.get(t, "") for t in TAGS}}
                                   for ts, tags, text in events]))  # fmt: skip

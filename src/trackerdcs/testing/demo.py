@@ -43,10 +43,12 @@ def demo_copy(dest: Path, modules: int | None = None, source: Path | None = None
 
 
 @contextmanager
-def running_demo(config: Path, state_dir: Path, log: Path, time_scale: float | None = None
-                 ) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
-    """`trackerdcs demo --config ...` as a real process; stopped with Ctrl-C (SIGINT) after."""
+def running_demo(config: Path, state_dir: Path | None, log: Path,
+                 time_scale: float | None = None) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
+    """`trackerdcs demo --config ...` as a real process; stopped with Ctrl-C (SIGINT) after.
+    `state_dir` None: the stand file's own."""
     scale = ["--time-scale", str(time_scale)] if time_scale is not None else []
+    state = ["--state-dir", str(state_dir)] if state_dir is not None else []
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
@@ -56,8 +58,7 @@ def running_demo(config: Path, state_dir: Path, log: Path, time_scale: float | N
                 "demo",
                 "--config",
                 str(config),
-                "--state-dir",
-                str(state_dir),
+                *state,
                 *scale,
             ],
             stdout=out,
