@@ -5,12 +5,17 @@ open, read and close its transport, and how its state follows from read-back (`d
 The kernel's `Link` does the rest, once for every family: open with backoff, poll, on a
 communication failure invalidate every signal (nothing stale stays current), raise the
 INVALID "Disconnected" alarm, close, and try again; clear the alarm when it is back.
+A device that has not answered yet since the service started is given `start_grace` seconds
+before the alarm (services and device servers start together: a simulator, a serial bridge
+or a PLC that listens a moment after the service first tries is no alarm); its values are
+no reading meanwhile, as always.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from trackerdcs.core.alarms import AlarmTable
@@ -49,7 +54,7 @@ class Link:
 
     def __init__(self, device: Device, alarms: AlarmTable, alarm: str, poll: float,
                  changed: Callable[[], None], backoff_max: float = 30.0,
-                 log: logging.Logger | None = None):  # fmt: skip
+                 log: logging.Logger | None = None, start_grace: float = 10.0):  # fmt: skip
         self.device = device
         self.alarms = alarms
         self.alarm = alarm
@@ -60,6 +65,9 @@ class Link:
         self.connected = False
         self.error = "not connected yet"
         self._retry = asyncio.Event()
+        self.start_grace = start_grace
+        self._started = time.monotonic()
+        self._ever = False  # connected once since the start
 
     def lost(self, why: str) -> None:
         """Communication failed (in a poll or a command): nothing read stays current."""
@@ -69,7 +77,10 @@ class Link:
         self.error = why
         for s in self.device.signals().values():
             s.invalidate()
-        self.alarms.raise_(self.alarm, "INVALID", f"{self.device.label} Disconnected: {why}")
+        if self._ever or time.monotonic() - self._started >= self.start_grace:
+            self.alarms.raise_(self.alarm, "INVALID", f"{self.device.label} Disconnected: {why}")
+        else:
+            self.log.info("%s not answering yet (%s): retrying", self.device.label, why)
         self.changed()
 
     def reconnect_now(self) -> None:
@@ -86,6 +97,7 @@ class Link:
             try:
                 await self.device.open()
                 self.connected = True
+                self._ever = True
                 self.error = ""
                 self.backoff.reset()
                 self.alarms.clear(self.alarm)
@@ -101,7 +113,11 @@ class Link:
                 self.lost(f"unexpected error: {type(exc).__name__}: {exc}")
             await self.device.close()
             if not self.connected:
-                await self._pause(self.backoff.next())
+                pause = self.backoff.next()
+                if not self._ever:  # try again at the end of the grace at the latest
+                    left = self.start_grace - (time.monotonic() - self._started)
+                    pause = min(pause, left) if left > 0 else pause
+                await self._pause(pause)
 
     async def _pause(self, seconds: float) -> None:
         self._retry.clear()
