@@ -4,6 +4,8 @@ by Playwright. The browser is the system one (/usr/bin/chromium); nothing is dow
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +51,12 @@ def demo_of(tmp: Path, services: Iterable[str], source: Path | None = None,
         with Probe(cfg) as probe:
             yield Demo(f"http://127.0.0.1:{data['web']['port']}", cfg, probe, config,
                        tmp / "state")  # fmt: skip
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`trackerdcs ARGS` as an operator types it, bounded."""
+    return subprocess.run([sys.executable, "-m", "trackerdcs", *args], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo, demo_of, show
+from tests.web.conftest import Demo, cli, demo_of, show
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     def fast_plant(data: dict[str, Any]) -> None:
         data["marta"]["sim"] = {"time_scale": 30}
 
-    services = ("dcs", "hmp4040", "MARTA", "sensors", "safety", "recorder", "web")
+    services = ("dcs", "hmp4040", "MARTA", "sensors", "safety", "recorder", "runs", "web")
     with demo_of(tmp_path_factory.mktemp("coldroom"), services,
                  ROOT / "examples" / "coldroom.yaml", fast_plant, timeout=90) as d:  # fmt: skip
         yield d
@@ -93,3 +93,13 @@ def test_a_module_powered_from_its_row_takes_lv_from_the_hmp_and_hv_from_the_cae
     expect(row.locator(".state")).to_have_text("LV_OFF", timeout=30000)
     expect(output).to_contain_text("LV_OFF")
     assert float(row.locator(".hv-v").inner_text()) < 5
+
+
+def test_the_stand_runs_calibrations_iv_scans_and_sequences(demo: Demo) -> None:
+    """Issue 26: the example is complete — its runs service (simulated Ph2_ACF) answers and
+    offers the shipped recipes (before, `sequence recipes` waited 30 s for no reply)."""
+    recipes = cli("sequence", "-c", str(demo.config), "recipes")
+    assert recipes.returncode == 0, recipes.stderr
+    assert "burn-in.yaml" in recipes.stdout and "quick-test.yaml" in recipes.stdout
+    runs = cli("runs", "-c", str(demo.config), "list")
+    assert runs.returncode == 0 and runs.stdout.strip() == "no runs yet", runs

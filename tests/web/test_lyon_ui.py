@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import Demo, demo_of, show
+from tests.web.conftest import Demo, cli, demo_of, show
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with demo_of(tmp_path_factory.mktemp("lyon"), ("dcs", "hmp4040", "SB", "safety", "web"),
+    with demo_of(tmp_path_factory.mktemp("lyon"), ("dcs", "hmp4040", "SB", "safety", "runs", "web"),
                  ROOT / "examples" / "lyon.yaml", timeout=90) as d:  # fmt: skip
         yield d
 
@@ -49,3 +49,13 @@ def test_a_module_gets_lv_only_with_its_output_and_its_relay_on(demo: Demo, logi
     for el in (row, sb, output):
         expect(el).to_be_in_viewport()
     page.screenshot(path=str(demo.state / "lyon.png"), full_page=True)
+
+
+def test_the_stand_runs_calibrations_iv_scans_and_sequences(demo: Demo) -> None:
+    """Issue 26: the example is complete — its runs service (simulated Ph2_ACF) answers and
+    offers the shipped recipes (before, `sequence recipes` waited 30 s for no reply)."""
+    recipes = cli("sequence", "-c", str(demo.config), "recipes")
+    assert recipes.returncode == 0, recipes.stderr
+    assert "burn-in.yaml" in recipes.stdout and "quick-test.yaml" in recipes.stdout
+    runs = cli("runs", "-c", str(demo.config), "list")
+    assert runs.returncode == 0 and runs.stdout.strip() == "no runs yet", runs

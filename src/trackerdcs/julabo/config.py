@@ -35,6 +35,11 @@ class SimJulabo(StrictModel):
     max_heating: float = Field(5.0, gt=0, description="K/min")
     response_delay: float = Field(0.05, ge=0, description="s before each answer")
     start_temp: float = 21.0
+    running: bool = Field(
+        False,
+        description="circulating from the start (REMOTE START), "
+        "as a lab's chiller usually is; false: stopped, as after power-up",
+    )
 
 
 class JulaboConfig(ServiceSection):

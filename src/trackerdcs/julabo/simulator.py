@@ -38,7 +38,7 @@ class Bath:
         self.setpoints = [20.0, 15.0, 10.0]
         self.selected = 0
         self.external = False
-        self.running = False
+        self.running = self.sim.running
         self.manual = False
         self.alarm = 0
         self.mute = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,7 +160,7 @@ class Sequencer:
         seq.state = seq.doc["status"] = "paused"
         self.host.store.save(seq.doc)
         self.publish()
-        self.log.warning("sequence %s paused before step %d", seq.id, seq.index + 1)
+        self.log.info("sequence %s paused before step %d", seq.id, seq.index + 1)
         await seq.resumed.wait()
 
     async def _one(self, seq: Sequence, i: int) -> tuple[str, str]:
@@ -171,7 +172,7 @@ class Sequencer:
         seq.doc["position"] = {"index": i, "at": "before"}
         self.host.store.save(seq.doc)  # before: a crash from here on re-runs this step
         self.publish()
-        self.log.warning("sequence %s step %d/%d: %s", seq.id, i + 1, len(seq.steps), step.label)
+        self.log.info("sequence %s step %d/%d: %s", seq.id, i + 1, len(seq.steps), step.label)
         seq.step_task = self.host.spawn(self._do_caught(seq, step, rec), f"step-{i + 1}")
         await asyncio.wait({seq.step_task})
         if seq.step_task.cancelled():
@@ -402,7 +403,8 @@ class Sequencer:
         seq.doc.update(status=status, reason=reason, end=pl.now())
         seq.record(status, reason or "all steps done")
         self.host.store.save(seq.doc)
-        self.log.warning("sequence %s %s%s", seq.id, status, f": {reason}" if reason else "")
+        self.log.log(logging.INFO if status == "done" else logging.WARNING, "sequence %s %s%s",
+                     seq.id, status, f": {reason}" if reason else "")  # fmt: skip
         seq.state = status
         self.last = self._status(seq)
         self.current = None

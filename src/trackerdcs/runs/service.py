@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,7 +392,8 @@ class RunsService(Service):
         run.doc.update(end=pl.now(), status=status, reason=reason, curves=scan.curves)
         run.doc["conditions"] = await self._conditions(run.doc)
         self.store.save(run.doc)
-        self.log.warning("IV scan %s %s%s", run.doc["id"], status, f": {reason}" if reason else "")
+        self.log.log(logging.INFO if status == "done" else logging.WARNING, "IV scan %s %s%s",
+                     run.doc["id"], status, f": {reason}" if reason else "")  # fmt: skip
         self.publish_state(f"run/{run.doc['id']}", summary(run.doc))
         self.active = None
         self._publish_status()
@@ -460,8 +462,9 @@ class RunsService(Service):
             doc["results_dir"] = str(Path(doc["workdir"]) / Path(out.result).parent)
         doc["conditions"] = await self._conditions(doc)
         self.store.save(doc)
-        self.log.warning("run %s %s%s", doc["id"], doc["status"],
-                         f": {doc['reason']}" if doc["reason"] else "")  # fmt: skip
+        why = f": {doc['reason']}" if doc["reason"] else ""
+        level = logging.INFO if doc["status"] == "done" else logging.WARNING
+        self.log.log(level, "run %s %s%s", doc["id"], doc["status"], why)
         self.publish_state(f"run/{doc['id']}", summary(doc))
 
     async def _conditions(self, doc: dict[str, Any]) -> dict[str, Any] | None:
