@@ -36,13 +36,27 @@ from trackerdcs.config.model import StandBase
 from trackerdcs.deploy import grafana
 from trackerdcs.deploy.images import IMAGES
 from trackerdcs.deploy.pod import deploy_config
+from trackerdcs.julabo.testing import Proc, sim_pty
 from trackerdcs.julabo.testing import bridge as julabo_bridge
-from trackerdcs.julabo.testing import sim_pty
 from trackerdcs.testing.demo import wait_online
 from trackerdcs.testing.mosquitto import free_port
 from trackerdcs.testing.probe import Probe
 
 SERVICES = ("dcs", "julabo", "sensors", "safety", "recorder", "web", "runs")
+
+
+def _flush(p: Probe, timeout: float = 90) -> None:
+    """The recorder's buffer written to InfluxDB. After `deploy up` the broker may still hold
+    the replaced recorder's retained `online`: a request sent before the new one subscribed
+    reaches no one (MQTT keeps no command for a subscriber to come), so it is asked again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert p.command("recorder", "flush", timeout=10)["ok"]
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def _online(bus: BusConfig, services: tuple[str, ...] = SERVICES) -> None:
@@ -55,6 +69,18 @@ class Pod:
     stand: StandBase
     folder: Path  # the deployment folder
     host: StandBase  # host.yaml: the operator's view
+    bridge: Proc  # the chiller's serial line, as the pod reaches it
+
+    def pull_the_chillers_cable(self) -> None:
+        """The chiller gone for a while, then back: its comm alarm raised and cleared (an
+        alarm and its end in the event log, as a shift with a loose cable has)."""
+        with Probe(self.host.bus, subscribe=("alarms/julabo.comm",)) as p:
+            self.bridge.stop()
+            try:
+                p.wait_json("alarms/julabo.comm", lambda a: a["active"], timeout=60)
+            finally:
+                self.bridge.start()
+            p.wait_json("alarms/julabo.comm", lambda a: a["current"] == "OK", timeout=60)
 
     def secret(self, name: str) -> str:
         return (self.folder / "secrets" / name).read_text().strip()
@@ -84,8 +110,9 @@ def pod(podman_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     parts = [sim_pty(path, line, tmp / "julabo-sim.log")]
     try:
         # the gateway's address exists once a container is on the network: after `up`
-        parts.append(julabo_bridge(line, bport, tmp / "bridge.log", host=gateway))
-        yield Pod(stand, folder, load_stand(folder / "host.yaml"))
+        bridge = julabo_bridge(line, bport, tmp / "bridge.log", host=gateway)
+        parts.append(bridge)
+        yield Pod(stand, folder, load_stand(folder / "host.yaml"), bridge)
     finally:
         for part in parts:
             part.stop()
@@ -264,10 +291,12 @@ def _publish(c: mqtt.Client, topic: str, text: str, acks: dict[int, Any]) -> int
 def test_the_generated_dashboards_have_data_in_the_pods_influxdb(pod: Pod) -> None:
     """Grafana cannot run here (no registry): each query of the generated dashboards, with
     Grafana's macros rendered, runs as Grafana's read-only user against the pod's InfluxDB
-    that the pod's recorder fills."""
+    that the pod's recorder fills. The alarm panels need an alarm: the chiller's cable pulled
+    and put back (the demo's chiller runs from the start, its stand has none of its own)."""
+    pod.pull_the_chillers_cable()
     with Probe(pod.host.bus, subscribe=("dcs/status", "recorder/#")) as p:
         p.wait_json("dcs/status", lambda s: s["fsm_state"] in ("LV_ON", "LV_OFF"), timeout=120)
-        assert p.command("recorder", "flush", timeout=30)["ok"]
+        _flush(p)
     d = deploy_config(pod.stand)
     http = httpx.Client(base_url=f"http://127.0.0.1:{pod.port('influxdb')}", timeout=10,
                         auth=("grafana", pod.secret("influx/grafana.password")))  # fmt: skip
@@ -497,7 +526,7 @@ def test_rotating_the_services_influxdb_password_keeps_the_history_flowing(pod: 
     with Probe(pod.host.bus, subscribe=("recorder/#",)) as p:
         deadline = time.monotonic() + 60
         while True:
-            assert p.command("recorder", "flush", timeout=30)["ok"]
+            _flush(p)
             d = deploy_config(pod.stand)
             q = f"SELECT COUNT(*) FROM /.*/ WHERE time > {int(since * 1e9)}"
             r = httpx.post(url, data={"q": q, "db": d.influxdb_db}, auth=("trackerdcs", new))
@@ -548,7 +577,7 @@ def test_the_pod_backed_up_while_it_runs_comes_back_whole(pod: Pod, tmp_path: Pa
         deadline = time.monotonic() + 90
         while True:  # some history first (a pod started for this test alone has none yet)
             cutoff = time.time() - 2  # whatever is older reached the recorder before the flush
-            assert p.command("recorder", "flush", timeout=30)["ok"]
+            _flush(p)
             before = _influx_counts(pod, cutoff)
             if len(before) > 10 or time.monotonic() > deadline:
                 break

@@ -110,9 +110,12 @@ def test_a_time_scale_speeds_up_simulators_and_is_refused_with_a_real_device(
 ) -> None:
     sim = tmp_path / "sim.yaml"
     sim.write_text("stand: {name: s, time_scale: 60}\njulabo: {simulate: true}\n"
-                   "sensors: {simulate: true, sensors: []}\n")  # fmt: skip
+                   "sensors: {simulate: true, sensors: []}\n"
+                   "safety: {chiller: {grace: 120}}\n")  # fmt: skip
     stand = load_stand(sim)
     assert stand.julabo.sim.time_scale == 60 and stand.sensors.sim.time_scale == 60
+    # the chiller's bath warms 60 times faster: safety waits as much less before acting
+    assert stand.safety.chiller.grace == 2.0
     real = tmp_path / "real.yaml"
     real.write_text("stand: {name: s, time_scale: 60}\njulabo: {simulate: false}\n")
     with pytest.raises(ConfigError) as err:

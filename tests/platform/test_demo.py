@@ -149,7 +149,10 @@ ELSEWHERE = {
     "tests/deploy/test_pod.py runs deploy build, up, status and down on one",
     "trackerdcs secrets ": "the pod's secrets: tests/deploy/test_pod.py runs secrets init",
 }
-FIRST_SHIFT_HOLD = 180  # s with LV and HV on: past safety's chiller grace (120 s)
+# the demo at time scale 10 (simulators, sequencer waits and safety's chiller grace ten times
+# faster): three minutes of the first shift in 18 s, past safety's chiller grace (120 s / 10)
+TIME_SCALE = 10
+FIRST_SHIFT_HOLD = 180 / TIME_SCALE
 
 
 def _free(port: int) -> bool:
@@ -196,9 +199,9 @@ def test_the_readme_as_written_in_a_fresh_copy(tmp_path: Path) -> None:
     """Issues 16 and 26: a fresh copy of the project (no venv, no state), the README's first
     command typed as written (its own venv, the pinned packages, the demo on its default
     ports), then every other shell line of the README in order, in the same folder, each
-    answering without error — the first shift (LV on, HV on) held three minutes with no
-    ACTION and no alarm. The packages come from pip's cache when the suite's install filled
-    it."""
+    answering without error — the first shift (LV on, HV on) held three minutes at time scale
+    (TRACKERDCS_TIME_SCALE, as `--time-scale`) with no ACTION and no alarm. The packages come
+    from pip's cache when the suite's install filled it."""
     import httpx
 
     lines = readme_lines()
@@ -208,6 +211,7 @@ def test_the_readme_as_written_in_a_fresh_copy(tmp_path: Path) -> None:
     log = tmp_path / "first-command.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env["PATH"] = ":".join(p for p in env["PATH"].split(":") if "/.venv/" not in p)
+    env["TRACKERDCS_TIME_SCALE"] = str(TIME_SCALE)
     with open(log, "wb") as out:
         proc = subprocess.Popen(["bash", "-c", lines[0][1]], cwd=copy, stdout=out, env=env,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip

@@ -20,9 +20,9 @@ class StandInfo(StrictModel):
     site: str = ""
     description: str = ""
     time_scale: float = Field(
-        1.0, gt=0, le=1000, description="speed-up of every simulator and of the runs "
-        "service's waits (demo, training, tests); only on a stand where everything is "
-        "simulated")  # fmt: skip
+        1.0, gt=0, le=1000, description="speed-up of every simulator, of the runs "
+        "service's waits and of safety's chiller grace (demo, training, tests); only on a "
+        "stand where everything is simulated")  # fmt: skip
 
 
 class StandBase(StrictModel):
@@ -143,3 +143,9 @@ def _speed_up(stand: StandBase, file: str) -> None:
         sim = getattr(section, "sim", None)
         if sim is not None and hasattr(sim, "time_scale"):
             sim.time_scale *= scale
+    # what waits on a simulated plant's physics (safety's grace for a stopped chiller) waits
+    # as much less as the plant runs faster
+    for name in type(stand).model_fields:
+        scaled = getattr(getattr(stand, name, None), "time_scaled", None)
+        if scaled is not None:
+            scaled(scale)

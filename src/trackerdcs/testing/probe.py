@@ -55,8 +55,12 @@ class Probe:
                         return msg
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    seen = [m.topic for m in self.messages if matches(topic, m.topic)][-5:]
-                    raise TimeoutError(f"no matching message on {topic} in {timeout} s; saw {seen}")
+                    seen = [m for m in self.messages if matches(topic, m.topic)]
+                    # the last one says what the service was doing instead
+                    last = f"; the last: {seen[-1].topic} {seen[-1].text[:400]}" if seen else ""
+                    raise TimeoutError(
+                        f"no matching message on {topic} in {timeout} s; {len(seen)} others{last}"
+                    )
                 self._cond.wait(left)
 
     def wait_json(
