@@ -96,7 +96,8 @@ def test_the_simulated_box_over_tcp_as_a_pod_runs_it(
     pty: the simulator serves the box's lines over TCP and the service opens socket://."""
     from trackerdcs.testing.mosquitto import free_port
 
-    body = BOX.format(port=f"socket://127.0.0.1:{free_port()}")
+    # the box alone: its relay names no module (a module needs an LV supply behind the relay)
+    body = BOX.format(port=f"socket://127.0.0.1:{free_port()}").replace("{module: M1}", "{}")
     path, stand = write_stand(body, broker=own_mosquitto)
     procs = StandProcesses(path, stand, tmp_path)
     procs.start(*procs.specs)

@@ -21,9 +21,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trackerdcs.caen.protocol import ENUMS, HV_PARAMS, LV_PARAMS
 from trackerdcs.config.base import ServiceSection, StrictModel
-from trackerdcs.core.peers import service_name
+from trackerdcs.config.modules import ModuleRef, Side
 from trackerdcs.power.config import Watchdog, watchdog_warning
-from trackerdcs.power.modules import supplies
 
 # the reference `example.yml` names settings by the property of its channel classes
 PROPERTIES: dict[str, str] = {
@@ -275,27 +274,23 @@ class CaenConfig(ServiceSection):
         base.update(bc.settings)
         return base
 
-    def supplies(self) -> dict[str, tuple[str, ...]]:
-        """module -> the sides this mainframe gives it (module power across supplies)."""
-        return {ch.module: ("hv",) if ch.lv is None else ("lv", "hv")
-                for ch in self.channels.values() if ch.module}  # fmt: skip
-
     def where(self) -> list[str]:
         return [f"CAEN IOC      Channel Access port {self.ca_server_port}"] if self.simulate else []
 
+    def module_refs(self) -> list[ModuleRef]:
+        out = []
+        for cid, ch in self.channels.items():
+            if ch.module:
+                where = f"CAEN channel {cid}"
+                sides: tuple[Side, ...] = ("hv",) if ch.lv is None else ("lv", "hv")
+                out += [ModuleRef(ch.module, side, ("channels", cid, "module"), where)
+                        for side in sides]  # fmt: skip
+        return out
+
     def warnings(self, stand: Any) -> list[str]:
-        return self._lv_elsewhere(stand) + watchdog_warning(
+        return watchdog_warning(
             "caen", self.watchdog, stand, "the mainframe goes to the safe state"
         )
-
-    def _lv_elsewhere(self, stand: Any) -> list[str]:
-        me = service_name(stand, "caen")
-        given = {m for svc, modules in supplies(stand).items() if modules and svc != me
-                 for m, sides in modules.items() if "lv" in sides}  # fmt: skip
-        return [f"caen.channels.{cid}: no lv and no other supply gives module {ch.module} its "
-                "LV: HV on will be refused for it"
-                for cid, ch in self.channels.items()
-                if ch.lv is None and ch.module not in given]  # fmt: skip
 
     def limits(self, cid: int) -> Limits:
         return self.channels[cid].limits or self.global_.limits

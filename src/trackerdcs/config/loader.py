@@ -33,7 +33,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+def line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     """Walk the composed YAML tree along a pydantic error location; return the deepest line."""
     line = node.start_mark.line + 1 if node is not None else None
     parts = list(loc)
@@ -60,7 +60,7 @@ def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     return line
 
 
-def _key(loc: Sequence[int | str]) -> str:
+def key_of(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in loc)
 
 
@@ -127,10 +127,11 @@ def validate(model: type[M], data: Any, file: str, node: yaml.Node | None = None
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check spelling)"
-            problems.append(ConfigProblem(file, _line_of(node, loc), _key(loc), msg))
+            problems.append(ConfigProblem(file, line_of(node, loc), key_of(loc), msg))
         raise ConfigError(problems) from None
 
 
-def load_model(model: type[M], path: str | Path) -> M:
+def load_model(model: type[M], path: str | Path) -> tuple[M, yaml.Node | None]:
+    """The file validated as `model`, with its YAML tree (for the lines of later checks)."""
     data, node = read_yaml(path)
-    return validate(model, data, str(path), node)
+    return validate(model, data, str(path), node), node

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, PrivateAttr, create_model
 
+from trackerdcs.config import modules
 from trackerdcs.config.base import StrictModel
 from trackerdcs.config.bus import BusConfig
-from trackerdcs.config.loader import ConfigError, ConfigProblem, load_model
+from trackerdcs.config.loader import ConfigError, ConfigProblem, key_of, line_of, load_model
 from trackerdcs.storage.config import StorageConfig
 
 
@@ -107,13 +108,18 @@ else:
 
 
 def load_stand(path: str | Path) -> StandBase:
-    """Load and validate a stand file; raises ConfigError naming file, line and key.
+    """Load and validate a stand file; raises ConfigError naming file, line and key (every
+    module with one LV and one HV supply included: `trackerdcs.config.modules`).
 
     TRACKERDCS_STATE_DIR, TRACKERDCS_BUS_HOST and TRACKERDCS_BUS_PORT override the file, so
     the supervisor can move a stand (the demo does) without rewriting it.
     """
-    stand = load_model(Stand, path)
+    stand, node = load_model(Stand, path)
     stand._source = Path(path).resolve()
+    found = modules.problems(stand)
+    if found:
+        raise ConfigError([ConfigProblem(str(path), line_of(node, loc), key_of(loc), message)
+                           for loc, message in found])  # fmt: skip
     if os.environ.get("TRACKERDCS_TIME_SCALE"):
         stand.stand.time_scale = float(os.environ["TRACKERDCS_TIME_SCALE"])
     _speed_up(stand, str(path))

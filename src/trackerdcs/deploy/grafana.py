@@ -22,6 +22,7 @@ from trackerdcs.config.model import StandBase
 from trackerdcs.core import peers
 from trackerdcs.core.registry import COOLING, POWER, with_role
 from trackerdcs.deploy.config import DeployConfig
+from trackerdcs.power.modules import supplies
 from trackerdcs.storage.schema import Schema, decode, for_stand
 
 DATASOURCE_UID = "trackerdcs-influxdb"
@@ -107,7 +108,7 @@ def _supplied(stand: StandBase, schema: Schema) -> tuple[Supplied, ...]:
         section, svc = stand.section(fam.name), peers.service_name(stand, fam.name)
         if not fam.readings or section is None or svc is None:
             continue
-        sides = section.supplies()
+        sides = supplies(stand).get(svc) or {}
         for cid, ch in sorted(section.channels.items()):
             for side in sides.get(ch.module, ()) if ch.module else ():
                 if side not in fam.readings:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from trackerdcs.config.base import ServiceSection, StrictModel
+from trackerdcs.config.modules import ModuleRef
 from trackerdcs.hmp.protocol import MODELS, OVP_MAX
 from trackerdcs.power.config import Watchdog, watchdog_warning
 
@@ -93,9 +94,9 @@ class HmpConfig(ServiceSection):
             raise ValueError("a module is on two outputs")
         return self
 
-    def supplies(self) -> dict[str, tuple[str, ...]]:
-        """module -> the sides this supply gives it (module power across supplies)."""
-        return {ch.module: ("lv",) for ch in self.channels.values() if ch.module}
+    def module_refs(self) -> list[ModuleRef]:
+        return [ModuleRef(ch.module, "lv", ("channels", cid, "module"), f"HMP output {cid}")
+                for cid, ch in self.channels.items() if ch.module]  # fmt: skip
 
     def limits_of(self, cid: int) -> Limits:
         return self.channels[cid].limits or self.limits

@@ -166,14 +166,23 @@ class ModulePower:
 
 
 def supplies(stand: StandBase) -> dict[str, dict[str, tuple[str, ...]] | None]:
-    """Every power service of the stand -> module -> the sides it supplies, as its stand-file
-    section says (`supplies()`); None for a family that does not say (taken to switch HV)."""
+    """Every power service of the stand -> module -> the sides it gives (supplies or switches),
+    as its stand-file section lists them (`module_refs()`); None for a family that does not
+    say (taken to switch HV)."""
     out: dict[str, dict[str, tuple[str, ...]] | None] = {}
     for fam in with_role(POWER):
         name = peers.service_name(stand, fam.name)
         section = stand.section(fam.name)
-        if name is not None:
-            out[name] = section.supplies() if hasattr(section, "supplies") else None
+        if name is None:
+            continue
+        if not hasattr(section, "module_refs"):
+            out[name] = None
+            continue
+        modules: dict[str, tuple[str, ...]] = {}
+        for ref in section.module_refs():
+            if ref.side not in modules.get(ref.module, ()):
+                modules[ref.module] = (*modules.get(ref.module, ()), ref.side)
+        out[name] = modules
     return out
 
 

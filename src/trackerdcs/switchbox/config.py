@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from trackerdcs.config.base import ServiceSection, StrictModel
+from trackerdcs.config.modules import ModuleRef
 from trackerdcs.power.config import Watchdog, watchdog_warning
 
 
@@ -43,8 +44,9 @@ class SwitchboxConfig(ServiceSection):
                 raise ValueError(f"channels.{n}: the box has relays 1..{self.relays}")
         return self
 
-    def supplies(self) -> dict[str, tuple[str, ...]]:
-        return {c.module: ("lv",) for c in self.channels.values() if c.module}
+    def module_refs(self) -> list[ModuleRef]:
+        return [ModuleRef(c.module, "lv", ("channels", n, "module"), f"switchbox relay {n}",
+                          switch=True) for n, c in self.channels.items() if c.module]  # fmt: skip
 
     def where(self) -> list[str]:
         return [f"switchbox     {self.port}"] if self.simulate else []
