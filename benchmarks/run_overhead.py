@@ -24,6 +24,7 @@ from pathlib import Path
 
 from trackerdcs.caen.testing import channel_map_yaml
 from trackerdcs.config import load_stand
+from trackerdcs.power.modules import SideReadings
 from trackerdcs.runs.conditions import snapshot
 from trackerdcs.storage.historian import open_historian
 from trackerdcs.storage.points import Point
@@ -148,7 +149,10 @@ def conditions_query(tmp: Path, storage: str) -> dict[str, object]:
     h = open_historian(load_stand(path))
     try:
         t0 = time.monotonic()
-        snap = snapshot(h, start, end)
+        mods = frozenset(f"M{i + 1:03d}" for i in range(MODULES))
+        sources = [SideReadings("dcs", side, f"{side}_vMon", f"{side}_iMon", unit, mods)
+                   for side, unit in (("lv", "A"), ("hv", "µA"))]  # fmt: skip
+        snap = snapshot(h, start, end, sources, {"julabo": ("internal_temp",)})
         seconds = time.monotonic() - t0
     finally:
         h.close()

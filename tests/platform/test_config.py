@@ -114,8 +114,11 @@ def test_a_time_scale_speeds_up_simulators_and_is_refused_with_a_real_device(
                    "safety: {chiller: {grace: 120}}\n")  # fmt: skip
     stand = load_stand(sim)
     assert stand.julabo.sim.time_scale == 60 and stand.sensors.sim.time_scale == 60
-    # the chiller's bath warms 60 times faster: safety waits as much less before acting
-    assert stand.safety.chiller.grace == 2.0
+    # the chiller's bath warms 60 times faster: safety waits as much less before acting, but
+    # never less than 10 s (its inputs arrive in real seconds)
+    assert stand.safety.chiller.grace == 10.0
+    sim.write_text(sim.read_text().replace("time_scale: 60", "time_scale: 10"))
+    assert load_stand(sim).safety.chiller.grace == 12.0
     real = tmp_path / "real.yaml"
     real.write_text("stand: {name: s, time_scale: 60}\njulabo: {simulate: false}\n")
     with pytest.raises(ConfigError) as err:

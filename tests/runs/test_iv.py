@@ -32,11 +32,15 @@ def test_a_breakdown_stops_its_channel_the_others_complete_and_all_end_at_0_v(
         assert c["points"][-1]["i_20c"] is not None
     assert two["status"] == "breakdown" and "breakdown" in two["reason"]
     assert len(two["points"]) < len(curves["1"]["points"])
-    # the scan always ends at the end voltage (0 V: HV off), LV untouched
+    # the scan always ends at the end voltage (0 V: HV off), LV untouched, and the set-point
+    # back at the module's bias (40 V): the next HV on is not a green HV_ON at 0 V
     rs.cmd("dcs", "refresh")
     for cid in ("1", "2", "3", "4"):
         ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, end)
-        assert ch["hv_pw"] is False and ch["hv_setV"] == 0 and ch["fsm_state"] == "LV_ON", ch
+        assert ch["hv_pw"] is False and ch["hv_vMon"] < 1 and ch["fsm_state"] == "LV_ON", ch
+        assert ch["hv_setV"] == 40.0, ch
+    assert rs.cmd("dcs", "switch/hv", "on")["ok"]
+    rs.probe.wait_json("dcs/channel/1", lambda c: c["hv_vMon"] > 39.0, 20)
 
 
 def test_an_iv_scan_is_refused_with_lv_off_or_the_dew_point_margin_short(run_stand) -> None:
@@ -77,7 +81,7 @@ def test_compliance_stops_a_channel_and_an_abort_ramps_everything_down(run_stand
     rs.cmd("dcs", "refresh")
     for cid in ("1", "2"):
         ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, end)
-        assert ch["hv_pw"] is False and ch["hv_setV"] == 0, ch
+        assert ch["hv_pw"] is False and ch["hv_setV"] == 40.0, ch
 
 
 def test_the_command_line_writes_one_csv_per_module(run_stand, tmp_path) -> None:
@@ -118,6 +122,6 @@ def test_a_scan_cut_by_a_killed_runs_service_is_ramped_down_when_it_comes_back(r
                             "to 0 V", doc["reason"]  # fmt: skip
     m = rs.probe.mark()
     rs.cmd("dcs", "refresh")
-    for cid in ("1", "2"):
+    for cid in ("1", "2"):  # the bias before the scan kept in its document: given back
         ch = rs.probe.wait_json(f"dcs/channel/{cid}", lambda c: True, 10, m)
-        assert ch["hv_pw"] is False and ch["hv_setV"] == 0 and ch["fsm_state"] == "LV_ON", ch
+        assert ch["hv_pw"] is False and ch["hv_setV"] == 40.0 and ch["fsm_state"] == "LV_ON", ch

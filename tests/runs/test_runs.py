@@ -47,8 +47,11 @@ def test_a_run_ends_done_with_its_number_result_and_the_recorded_conditions(
     assert values, "the recorder stored the box temperature in force over the run"
     assert t["n"] == len(box) and t["min"] == min(values) and t["max"] == max(values)
     assert t["mean"] == pytest.approx(sum(values) / len(values))
-    lv = cond["modules"]["PS_M1"]["lv_vMon"]
-    assert lv is not None and lv["min"] == pytest.approx(10.5, abs=0.5)  # LV was on throughout
+    lv = cond["modules"]["PS_M1"]["lv"]
+    assert lv["service"] == "dcs" and lv["units"] == {"voltage": "V", "current": "A"}, lv
+    # LV was on throughout
+    assert lv["voltage"] is not None and lv["voltage"]["min"] == pytest.approx(10.5, abs=0.5)
+    assert cond["modules"]["PS_M1"]["hv"]["units"]["current"] == "µA"
     assert cond["dewpoint_margin"] is not None
     assert doc["checked"]["safety"] == "OK" and doc["checked"]["dewpoint_margin"] > 5
 

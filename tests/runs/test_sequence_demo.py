@@ -4,13 +4,19 @@ Ph2_ACF; the sequencer's waits scaled alike)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from trackerdcs.testing.demo import DEMO_SERVICES, demo_bus, demo_copy, running_demo, wait_online
+from trackerdcs.testing.demo import (
+    DEMO_SERVICES,
+    demo_bus,
+    demo_copy,
+    running_demo,
+    sequence_end,
+    start_sequence,
+    wait_online,
+)
 from trackerdcs.testing.probe import Probe
 
 
@@ -30,18 +36,8 @@ def test_the_burn_in_recipe_runs_two_cycles_to_the_end_with_every_step_recorded(
             p.wait_json("safety/status", lambda s: isinstance(
                 s["interlocks"].get("dewpoint", {}).get("value"), float), 30)  # fmt: skip
             # the operator's command line, as the README shows it
-            out = subprocess.run(
-                [sys.executable, "-m", "trackerdcs", "sequence", "--port", str(cfg.port),
-                 "--user", "operator", "start", "burn-in"],
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            assert out.returncode == 0, out.stderr
-            seq = int(out.stdout.split()[1])
-            final = p.wait_json("runs/sequence", lambda s: s["id"] == seq
-                                and s["state"] in ("done", "failed", "aborted"), 200)  # fmt: skip
-            doc = p.command("runs", f"show/{seq}", timeout=10)["result"]
-            table = "\n".join(f"{s['index'] + 1} {s['cycle']} {s['label']}: {s['status']} "
-                              f"{s['reason']}" for s in doc["steps"])  # fmt: skip
+            seq = start_sequence(cfg.port, "burn-in")
+            final, doc, table = sequence_end(p, seq, 200)
             assert final["state"] == "done", f"{final}\n{table}"
             steps = doc["steps"]
             assert len(steps) == 1 + 2 * 7 + 1

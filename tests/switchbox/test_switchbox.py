@@ -110,3 +110,45 @@ def test_the_simulated_box_over_tcp_as_a_pod_runs_it(
             assert st["lv"] is True and st["relays"]["1"] is True  # read back from the box
     finally:
         procs.stop()
+
+
+def test_every_supply_takes_the_same_module_addressed_switch(
+    write_stand, own_mosquitto, tmp_path: Path
+) -> None:
+    """The module-power contract's command, `module/<module>/<side>/switch`, on the Lyon
+    shape: the box closes its master and the module's relay, the HMP its output, the CAEN
+    the HV; each refuses a side it does not give, and an unknown module is named."""
+    prefix = f"m{uuid.uuid4().hex[:5]}"
+    body = hv_caen_and_hmp(1, prefix) + BOX.format(port=tmp_path / "sb.tty")
+    path, stand = write_stand(body, broker=own_mosquitto)
+    procs = StandProcesses(path, stand, tmp_path)
+    procs.start(*procs.specs)
+    try:
+        with Probe(stand.bus) as p:
+            p.wait_json("SB/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
+            p.wait_json("dcs/status", lambda s: s["fsm_state"] == "LV_OFF", 60)
+            p.wait_json("hmp4040/status", lambda s: s["fsm_state"] == "LV_OFF", 30)
+            r = p.command("dcs", "module/M1/lv/switch", "on")
+            assert r["refused"] and "LV is not on this mainframe" in r["error"], r
+            r = p.command("hmp4040", "module/M1/hv/switch", "on")
+            assert r["refused"] and "gives module M1 its LV, not its HV" in r["error"], r
+            r = p.command("SB", "module/M2/lv/switch", "on")
+            assert not r["ok"] and "no module M2 on the switchbox; modules: M1" in r["error"], r
+            r = p.command("hmp4040", "module/M1/xv/switch", "on")
+            assert not r["ok"] and "side must be lv or hv" in r["error"], r
+
+            assert p.command("SB", "module/M1/lv/switch", "on")["ok"]
+            st = p.wait_json("SB/status", lambda s: s["channels"]["1"] == "LV_ON", 10)
+            assert st["lv"] is True and st["relays"]["1"] is True  # master and relay
+            assert p.command("hmp4040", "module/M1/lv/switch", "on")["ok"]
+            p.wait_json("dcs/channel/1", lambda s: s["fsm_state"] == "LV_ON", 20)
+            assert p.command("dcs", "module/M1/hv/switch", "on")["ok"]
+            p.wait_json("dcs/channel/1", lambda s: s["fsm_state"] == "HV_ON", 20)
+            # the supply's LV off under HV: the module's HV down first, then the output
+            m = p.mark()
+            assert p.command("hmp4040", "module/M1/lv/switch", "off", timeout=60)["ok"]
+            p.wait_json("hmp4040/channel/1", lambda s: s["output"] is False, 30, m)
+            hv = [x.json() for x in p.messages[m:] if x.topic == "dcs/channel/1"]
+            assert hv and hv[-1]["hv_vMon"] <= 5.0, hv
+    finally:
+        procs.stop()

@@ -216,6 +216,10 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     detail = page.locator("#run-detail")
     expect(detail).to_be_visible()
     expect(page.locator("#run-conditions")).to_contain_text("coldbox temperature")
+    # each module's LV with its unit, from the supply that gives it
+    expect(page.locator("#run-conditions")).to_contain_text(
+        "PS_26_05-IBA_00001 LV (dcs 1) voltage (V)"
+    )
     expect(page.locator("#run-log")).to_contain_text("Closing result file")
     expect(page.locator("#run-detail-title")).to_be_in_viewport()
     page.screenshot(path=str(tmp_path / "runs.png"), full_page=False)

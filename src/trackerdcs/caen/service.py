@@ -25,6 +25,7 @@ from trackerdcs.power import limits
 from trackerdcs.power import modules as mp
 from trackerdcs.power.guard import PowerGuard
 from trackerdcs.power.procedure import SAFE_OFF, Procedures
+from trackerdcs.power.routes import module_side
 from trackerdcs.power.safe_off import SafeOff, ramp_down_then_lv_off
 
 COALESCE = 0.01  # s
@@ -272,6 +273,15 @@ class CaenService(Service):
     @command("switch/lv/+", OnOff, help="LV on/off, one channel")
     def switch_lv(self, cmd: Command, body: OnOff) -> dict[str, Any]:
         return self._switch("lv", self._targets(cmd), body.value, f"by {cmd.sender}")
+
+    @command("module/+/+/switch", OnOff, help="one module's LV or HV on/off (module power)")
+    def switch_module(self, cmd: Command, body: OnOff) -> dict[str, Any]:
+        module, side = module_side(cmd)
+        ch = next((c for c in self.channels.values() if c.cfg.module == module), None)
+        if ch is None:
+            known = ", ".join(str(c.cfg.module) for c in self.channels.values() if c.active)
+            raise BadCommand(f"no module {module} on this mainframe; modules: {known}")
+        return self._switch(side, [ch], body.value, f"by {cmd.sender}")
 
     @command("switch/hv", OnOff, help="HV on/off, all active channels")
     @command("switch/hv/+", OnOff, help="HV on/off, one channel")

@@ -35,6 +35,10 @@ class CoolingContract:
     regulate: tuple[Order, ...] = ()
     reading: str = ""
 
+    def recorded(self) -> tuple[str, ...]:
+        """The status fields a run's conditions keep: the cold surfaces and the reading."""
+        return tuple(dict.fromkeys((*self.surfaces, *((self.reading,) if self.reading else ()))))
+
     def safe_orders(self, temp: float, slot: int, status: dict[str, Any]) -> list[tuple[str, Any]]:
         """(command, payload) of every order not yet obeyed according to `status`."""
         return [(o.command, p) for o, p in self.pending(self.safe, temp, slot, status)]

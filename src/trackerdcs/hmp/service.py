@@ -27,6 +27,7 @@ from trackerdcs.hmp.transport import HmpError, InstrumentRefused
 from trackerdcs.power import limits
 from trackerdcs.power import modules as mp
 from trackerdcs.power.lv_supply import LvSupply, roll_up
+from trackerdcs.power.routes import module_side
 
 DEADBANDS = {"vmon": 0.02, "imon": 0.005, "vset": 0.001, "iset": 0.0005, "ovp": 0.001}
 
@@ -197,9 +198,23 @@ class HmpService(LvSupply[Output]):
             targets = [o for o in self.outputs.values() if o.module]
             if not targets:
                 raise Refused("no output has a module (assign one in the stand file)")
+        return await self._switch(targets, body.value)
+
+    @command("module/+/+/switch", OnOff, help="one module's LV on/off (module power)")
+    async def switch_module(self, cmd: Command, body: OnOff) -> dict[str, Any]:
+        module, side = module_side(cmd)
+        target = next((o for o in self.outputs.values() if o.module == module), None)
+        if target is None:
+            known = ", ".join(str(o.module) for o in self.outputs.values() if o.module)
+            raise BadCommand(f"no module {module} on the {self.cfg.model}; modules: {known}")
+        if side != "lv":
+            raise Refused(f"the {self.cfg.model} gives module {module} its LV, not its HV")
+        return await self._switch([target], body.value)
+
+    async def _switch(self, targets: list[Output], on: bool) -> dict[str, Any]:
         ids = [o.id for o in targets]
         self._ready()
-        if body.value:
+        if on:
             self.guard.check_power_on(self.procedures.name)
             states = {o.id: self.state_of(o) for o in targets}
             problems = [f"output {c}: {why}" for c, (s, why) in states.items() if s == "ERROR"]

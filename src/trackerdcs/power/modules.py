@@ -186,6 +186,39 @@ def supplies(stand: StandBase) -> dict[str, dict[str, tuple[str, ...]] | None]:
     return out
 
 
+# Grafana's unit names (the families' `readings`) as a person reads them
+UNITS = {"amp": "A", "volt": "V"}
+
+
+@dataclass(frozen=True)
+class SideReadings:
+    """Where one power service's readings of one side are: `<service>/channel/<n>` with
+    these fields (its family's `readings`), for these modules."""
+
+    service: str
+    side: Side
+    volts: str
+    amps: str
+    current_unit: str
+    modules: frozenset[str]
+
+
+def side_readings(stand: StandBase) -> list[SideReadings]:
+    """Every power service's readings of each side it gives, as its family declares them."""
+    out = []
+    given = supplies(stand)
+    for fam in with_role(POWER):
+        name = peers.service_name(stand, fam.name)
+        if name is None or not given.get(name):
+            continue
+        for side, (volts, amps, unit) in fam.readings.items():
+            mods = frozenset(m for m, sides in (given[name] or {}).items() if side in sides)
+            if mods:
+                out.append(SideReadings(name, cast(Side, side), volts, amps,
+                                        UNITS.get(unit, unit), mods))  # fmt: skip
+    return out
+
+
 def expected(stand: StandBase, me: str) -> dict[tuple[str, Side], tuple[str, ...]]:
     """(module, side) -> the other power services the stand file says supply it."""
     out: dict[tuple[str, Side], tuple[str, ...]] = {}

@@ -6,8 +6,9 @@ voltage on every channel still scanning, wait until each reads back within `tole
 (bounded), wait `settle`, take `readings` readings `interval` apart, and judge each channel
 (compliance, breakdown). A channel that must stop is ramped down at once; the others go on.
 Whatever happens (done, stopped, cancelled), every channel ends at `end_voltage`, HV off
-when that is 0. It only ever asks the power service: its own checks (HV only with LV on,
-limits) still apply.
+when that is 0, and then gets back the set-point it had before the scan (HV off: nothing is
+applied; the next HV on goes to the module's bias, not to 0 V). It only ever asks the power
+service: its own checks (HV only with LV on, limits) still apply.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ Climate = Callable[[], tuple[float | None, float | None]]  # (°C, %RH) now
 class IvScan:
     def __init__(self, bus: Bus, power: str, req: IvRequest, modules: dict[str, str],
                  channels: Channels, climate: Climate, stopping: asyncio.Event,
-                 on_step: Callable[[int, float], None] = lambda k, v: None):  # fmt: skip
+                 on_step: Callable[[int, float], None] = lambda k, v: None,
+                 before: dict[str, float] | None = None):  # fmt: skip
         self.bus, self.power, self.req = bus, power, req
         self.on_step = on_step
         self.modules = modules
@@ -68,6 +70,13 @@ class IvScan:
         self.step = 0
         self.volts = iv.plan(req.start, req.stop, req.step)
         self.limits = iv.Limits(req.compliance, req.breakdown_factor)
+        # the bias each channel was set to before the scan: given back once its HV is off
+        # (`before`: a scan taken over after a restart, whose channels sit at a step's voltage)
+        self.before: dict[str, float] = dict(before) if before is not None else {}
+        for cid in modules if before is None else ():
+            setv = channels().get(cid, {}).get("hv_setV")
+            if isinstance(setv, int | float) and not isinstance(setv, bool) and setv > 0:
+                self.before[cid] = float(setv)
 
     def scanning(self) -> list[str]:
         return [c for c, cv in self.curves.items() if cv["status"] == "scanning"]
@@ -164,5 +173,12 @@ class IvScan:
         end = self.req.end_voltage
         if err := await self._ask(f"setv/hv/{cid}", end):
             self.curves[cid]["reason"] += f"; ramp-down: {err}"
-        if end == 0 and (err := await self._ask(f"switch/hv/{cid}", "off")):
+        if end != 0:
+            return  # HV stays on at the recipe's voltage
+        if err := await self._ask(f"switch/hv/{cid}", "off"):
             self.curves[cid]["reason"] += f"; HV off: {err}"
+            return  # not off for sure: the set-point stays at 0 V
+        if (bias := self.before.get(cid)) is not None and (
+            err := await self._ask(f"setv/hv/{cid}", bias)
+        ):
+            self.curves[cid]["reason"] += f"; set-point back to {bias:g} V: {err}"

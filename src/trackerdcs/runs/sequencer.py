@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trackerdcs.config.loader import ConfigError
+from trackerdcs.config.modules import Side
 from trackerdcs.core import payload as pl
 from trackerdcs.core import peers
 from trackerdcs.core.commands import Refused
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.registry import COOLING, with_role
+from trackerdcs.power import routes
 from trackerdcs.runs import preconditions, recipe
 from trackerdcs.runs.config import Calibration, Stable
 from trackerdcs.runs.iv_scan import IvRequest
@@ -75,6 +77,7 @@ class Sequencer:
         self.last: dict[str, Any] | None = None  # the status of the last one that ended
         self.pub = StatePublisher(host.bus, f"{host.name}/sequence")
         self.scale = host.stand.stand.time_scale
+        self.routes = routes.module_routes(host.stand)
         safety = host.stand.section("safety")
         self.notifier = None
         if safety is not None:
@@ -266,8 +269,23 @@ class Sequencer:
                                         for cid in seq.modules))  # fmt: skip
         return "; ".join(e for e in errors if e)
 
-    async def _switch(self, seq: Sequence, side: str, on: bool) -> str:
-        return await self._each(seq, f"switch/{side}", "on" if on else "off")
+    async def _switch(self, seq: Sequence, side: Side, on: bool) -> str:
+        """Each module's side through whichever services give it (the module-addressed
+        command of the power contract), the modules at once; a module's chain (a relay and
+        its supply) in order, stopped at the first refusal."""
+        value = "on" if on else "off"
+
+        async def one(module: str) -> str:
+            services = routes.in_order(self.routes.get((module, side), []), on)
+            if not services:
+                return f"no service gives module {module} its {side.upper()}"
+            for service in services:
+                if err := await self._ask(service, routes.command(module, side), value):
+                    return err
+            return ""
+
+        errors = await asyncio.gather(*(one(m) for m in seq.modules.values()))
+        return "; ".join(e for e in errors if e)
 
     async def _lv_on(self, seq: Sequence, b: Any) -> str:
         if problems := await self._may_power_on():

@@ -32,6 +32,7 @@ from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.core.service import Service
 from trackerdcs.ph2acf.driver import BatchDriver, Driver, Outcome, driver_for
 from trackerdcs.ph2acf.protocol import Event
+from trackerdcs.power.modules import side_readings
 from trackerdcs.runs import conditions, preconditions, recipe
 from trackerdcs.runs.config import RunsConfig
 from trackerdcs.runs.iv_scan import IvRequest, IvScan
@@ -354,6 +355,8 @@ class RunsService(Service):
         scan = IvScan(self.bus, self.power, body, modules, lambda: self.ready.channels,
                       self._climate, run.stopping, on_step)  # fmt: skip
         doc["steps_planned"] = len(scan.volts)
+        doc["setpoints_before"] = scan.before  # given back at the end, after a restart too
+        self.store.save(doc)
         run.task = self.spawn(self._iv(run, scan, modules), f"iv-{doc['id']}")
         self._publish_status()
         return run
@@ -472,15 +475,16 @@ class RunsService(Service):
         await asyncio.sleep(max(0.0, doc["end"] + self.cfg.settle - pl.now()))
         with contextlib.suppress(TimeoutError, ConnectionError):
             await self.bus.request("recorder", "flush", None, self.cfg.flush_timeout)
-        modules = {m["channel"]: m["module"] for m in doc["modules"]}
-        cooling = tuple(peers.cooling(self.stand))
+        modules = {m["module"] for m in doc["modules"]}
+        cooling = {n: c.recorded() for n, c in peers.cooling_contracts(self.stand).items()}
         reference = {t: m.name for t, m in for_stand(self.stand, "reference").reference.items()}
+        sources = side_readings(self.stand)
 
         def read() -> dict[str, Any]:
             h = open_historian(self.stand)
             try:
-                return conditions.snapshot(h, doc["start"], doc["end"], self.power or "dcs",
-                                           cooling, peers.safety(self.stand), modules,
+                return conditions.snapshot(h, doc["start"], doc["end"], sources, cooling,
+                                           peers.safety(self.stand), modules,
                                            reference)  # fmt: skip
             finally:
                 h.close()
@@ -516,7 +520,8 @@ class RunsService(Service):
         req = IvRequest.model_validate(doc["request"])
         modules = {m["channel"]: m["module"] for m in doc["modules"]}
         scan = IvScan(self.bus, self.power or "dcs", req, modules, lambda: self.ready.channels,
-                      self._climate, asyncio.Event())  # fmt: skip
+                      self._climate, asyncio.Event(),
+                      before=doc.get("setpoints_before") or {})  # fmt: skip
         if await self._power_answers():
             await scan.ramp_down(list(modules))
             errors = [c["reason"].lstrip("; ") for c in scan.curves.values() if c["reason"]]

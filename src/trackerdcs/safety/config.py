@@ -120,6 +120,9 @@ class DoorRule(StrictModel):
                             "sensor of kind ambient")  # fmt: skip
 
 
+GRACE_FLOOR = 10.0  # s: the shortest chiller grace a time scale makes
+
+
 class SafetyConfig(ServiceSection):
     heartbeat_topic: str | None = Field(None, description="default: `<safety name>/heartbeat`")
     heartbeat_period: float = Field(1.0, gt=0)
@@ -134,5 +137,8 @@ class SafetyConfig(ServiceSection):
 
     def time_scaled(self, scale: float) -> None:
         """A simulated chiller stopped warms the plant `scale` times faster: its grace is as
-        much shorter (a demo at time scale 10 acts after 12 s, not 120)."""
-        self.chiller.grace /= scale
+        much shorter (a demo at time scale 10 acts after 12 s, not 120), but not under
+        `GRACE_FLOOR`: the services poll and report in real seconds (MARTA's 1 s poll, the
+        bus), which no time scale shortens (a cold room at time scale 240 had 1.25 s for its
+        CO2 to be seen running and went to ACTION)."""
+        self.chiller.grace = max(self.chiller.grace / scale, min(self.chiller.grace, GRACE_FLOOR))

@@ -19,6 +19,7 @@ from trackerdcs.core.device import Link
 from trackerdcs.core.publisher import StatePublisher
 from trackerdcs.power import modules as mp
 from trackerdcs.power.lv_supply import LvSupply, roll_up
+from trackerdcs.power.routes import module_side
 from trackerdcs.switchbox import protocol as p
 from trackerdcs.switchbox.config import SwitchboxConfig
 from trackerdcs.switchbox.device import Switchbox
@@ -178,6 +179,26 @@ class SwitchboxService(LvSupply[int]):
                 await self._io(str(n), True)
             return {"channels": targets, "relay": "on"}
         return {"channels": targets, "relay": "off", **await self.lv_off(targets)}
+
+    @command("module/+/+/switch", OnOff, help="one module's LV line on/off (module power)")
+    async def switch_module(self, cmd: Command, body: OnOff) -> dict[str, Any]:
+        """On: the master relay (if open) and the module's relay; off: the module's relay
+        alone (the master feeds the other modules too), its HV down first."""
+        module, side = module_side(cmd)
+        n = next((n for n, c in self.cfg.channels.items() if c.module == module), None)
+        if n is None:
+            known = ", ".join(str(c.module) for c in self.cfg.channels.values() if c.module)
+            raise BadCommand(f"no module {module} on the switchbox; modules: {known}")
+        if side != "lv":
+            raise Refused(f"the switchbox is in module {module}'s LV line, not its HV")
+        self._ready()
+        if not body.value:
+            return {"channels": [n], "relay": "off", **await self.lv_off([n])}
+        self.guard.check_power_on(self.procedures.name)
+        if not self.box.master.value:
+            await self._io("LV", True)
+        await self._io(str(n), True)
+        return {"channels": [n], "relay": "on", "lv": "on"}
 
     @command("reconnect", help="close the port and open it again now")
     def reconnect(self, cmd: Command) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -83,21 +84,51 @@ def demo_bus(config: Path) -> BusConfig:
 
 
 def wait_online(cfg: BusConfig, services: tuple[str, ...], timeout: float) -> dict[str, bool]:
-    """Poll retained `<svc>/online` until all are true or timeout; returns the last view."""
+    """Poll retained `<svc>/online` until all are true or timeout; returns the last view. The
+    broker may not listen yet (a demo's embedded broker took 8 s to import and bind on a
+    loaded machine, past a probe's 10 s connect): connecting is retried within `timeout`."""
     from trackerdcs.testing.probe import Probe
 
     deadline = time.monotonic() + timeout
     view: dict[str, bool] = {}
-    with Probe(cfg, subscribe=("+/online",)) as p:
-        while time.monotonic() < deadline:
-            view = {
-                s: (
-                    p.latest.get(f"{s}/online") is not None
-                    and p.latest[f"{s}/online"].text == "true"
-                )
-                for s in services
-            }
-            if all(view.values()):
-                return view
-            time.sleep(0.1)
+    while time.monotonic() < deadline:
+        probe = Probe(cfg, subscribe=("+/online",))
+        try:
+            probe.__enter__()
+        except TimeoutError:
+            probe.bus.stop()  # its own 10 s wait: the broker is not there yet
+            continue
+        try:
+            while time.monotonic() < deadline:
+                view = {
+                    s: (
+                        probe.latest.get(f"{s}/online") is not None
+                        and probe.latest[f"{s}/online"].text == "true"
+                    )
+                    for s in services
+                }
+                if all(view.values()):
+                    return view
+                time.sleep(0.1)
+        finally:
+            probe.__exit__()
     return view
+
+
+def start_sequence(port: int, recipe: str, user: str = "operator") -> int:
+    """`trackerdcs sequence start RECIPE` as the operator types it; the new sequence's id."""
+    out = subprocess.run([sys.executable, "-m", "trackerdcs", "sequence", "--port", str(port),
+                          "--user", user, "start", recipe],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout.split()[1])
+
+
+def sequence_end(p: Any, seq: int, timeout: float) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """(final status, whole document, a step table for messages) once sequence `seq` ended."""
+    final = p.wait_json("runs/sequence", lambda s: s["id"] == seq
+                        and s["state"] in ("done", "failed", "aborted"), timeout)  # fmt: skip
+    doc = p.command("runs", f"show/{seq}", timeout=10)["result"]
+    table = "\n".join(f"{s['index'] + 1} {s['cycle']} {s['label']}: {s['status']} "
+                      f"{s['reason']}" for s in doc["steps"])  # fmt: skip
+    return final, doc, table

@@ -239,11 +239,26 @@ $("#module-clear").addEventListener("click", () => {
 // -- event log -------------------------------------------------------------------------------
 const evKnown = { service: new Set(), module: new Set() };
 
+// only the newest request's answer is drawn, and a list asked for with other filters (another
+// module's page, the whole stand's) is cleared at once: a module's page never shows, even for
+// a moment, what another page asked for
+let evAsked = 0, evFilters = "";
+
 async function loadEvents() {
   if (state.page !== "alarms" && state.page !== "module") return;
-  const q = new URLSearchParams({ start: Date.now() / 1000 - parseFloat($("#ev-range").value), limit: 500 });
-  for (const k of ["kind", "service", "module", "level"]) if ($(`#ev-${k}`).value) q.set(k, $(`#ev-${k}`).value);
+  const filters = new URLSearchParams({ range: $("#ev-range").value });
+  for (const k of ["kind", "service", "module", "level"]) if ($(`#ev-${k}`).value) filters.set(k, $(`#ev-${k}`).value);
+  if (filters.toString() !== evFilters) {
+    evFilters = filters.toString();
+    $("#events").innerHTML = "";
+  }
+  const q = new URLSearchParams(filters);
+  q.delete("range");
+  q.set("start", Date.now() / 1000 - parseFloat($("#ev-range").value));
+  q.set("limit", 500);
+  const mine = ++evAsked;
   const r = await api(`/api/events?${q}`);
+  if (mine !== evAsked) return;  // a newer request is on its way
   if (r.status !== 200) {
     $("#events").innerHTML = `<li class="error">event log: ${esc(r.body?.detail || "HTTP " + r.status)}</li>`;
     return;
@@ -762,7 +777,12 @@ async function showRun(id) {
   for (const [n, f] of Object.entries(c.sensors || {})) for (const [k, x] of Object.entries(f)) add(`${n} ${k}`, x);
   add("dew-point margin (K)", c.dewpoint_margin);
   for (const [n, f] of Object.entries(c.chiller || {})) for (const [k, x] of Object.entries(f)) add(`${n} ${k}`, x);
-  for (const [m, f] of Object.entries(c.modules || {})) for (const [k, x] of Object.entries(f)) if (k !== "channel") add(`${m} ${k}`, x);
+  // each module's LV and HV from whichever supply gives it, with the units it declares
+  for (const [m, sides] of Object.entries(c.modules || {})) for (const [side, x] of Object.entries(sides)) {
+    const where = `${m} ${side.toUpperCase()} (${x.service} ${x.channel})`;
+    add(`${where} voltage (${x.units?.voltage || "V"})`, x.voltage);
+    add(`${where} current (${x.units?.current || ""})`, x.current);
+  }
   $("#run-conditions tbody").innerHTML = rows.join("");
   $("#run-log").textContent = (d.log_tail || []).join("\n");
   $("#run-log").hidden = !(d.log_tail || []).length;
