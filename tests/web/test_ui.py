@@ -229,6 +229,14 @@ def test_operator_runs_a_calibration_and_reads_its_conditions(demo: Demo, login,
     # the operator scrolls to the button (the form wraps; a half-visible "Check" above it is
     # not scrolled to, and "Start run" stayed below the fold in a fresh-clone run)
     no_sideways_scroll(page, "runs at phone width")
+    # a run reads as a card: what it was on one line, not one letter a line (eight columns
+    # squeezed into 390 px did that), the whole row within the screen's width
+    what = row.locator("td").nth(1)
+    row.scroll_into_view_if_needed()
+    line = float(what.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+    box, rbox = what.bounding_box(), row.bounding_box()
+    assert box is not None and box["height"] < 2.2 * line, (box, line)
+    assert rbox is not None and rbox["x"] >= 0 and rbox["x"] + rbox["width"] <= 390, rbox
     inside(page, page.locator("#run-start"), "Start run at phone width")
     page.screenshot(path=str(tmp_path / "runs-phone.png"), full_page=False)
     page.set_viewport_size({"width": 1400, "height": 1000})

@@ -728,7 +728,7 @@ function renderRuns() {
   $("#no-runs").hidden = runs.length > 0;
   $("#runs tbody").innerHTML = runs.map((r) => `<tr data-run="${r.id}" class="clickable">
     <td>${r.id}</td><td>${r.kind === "sequence" ? "sequence: " : r.kind === "iv" ? "IV scan" : ""}${r.kind === "iv" ? "" : esc(r.calibration)}</td><td><span class="state s-${esc(r.status)}">${esc(r.status)}</span></td>
-    <td>${esc(r.run_number ?? "–")}</td><td>${utc(r.start)}</td><td>${r.end ? num(r.end - r.start, 0) + " s" : "–"}</td>
+    <td data-label="Ph2_ACF run">${esc(r.run_number ?? "–")}</td><td data-label="start">${utc(r.start)}</td><td data-label="took">${r.end ? num(r.end - r.start, 0) + " s" : "–"}</td>
     <td>${esc((r.modules || []).join(", "))}</td><td>${esc(r.reason || "")}</td></tr>`).join("");
 }
 
