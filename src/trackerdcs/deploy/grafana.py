@@ -104,11 +104,12 @@ class Names:
 def _supplied(stand: StandBase, schema: Schema) -> tuple[Supplied, ...]:
     """Each module's LV and HV readings, from whichever supply gives it each side."""
     out = []
+    given = supplies(stand)
     for fam in with_role(POWER):
         section, svc = stand.section(fam.name), peers.service_name(stand, fam.name)
         if not fam.readings or section is None or svc is None:
             continue
-        sides = supplies(stand).get(svc) or {}
+        sides = given.get(svc) or {}
         for cid, ch in sorted(section.channels.items()):
             for side in sides.get(ch.module, ()) if ch.module else ():
                 if side not in fam.readings:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from trackerdcs.config.model import StandBase
+from trackerdcs.config.modules import Side, refs
 from trackerdcs.core import payload as pl
 from trackerdcs.core import peers
 from trackerdcs.core.bus import Message
 from trackerdcs.core.registry import POWER, with_role
 from trackerdcs.core.signal import Signal
 
-Side = Literal["lv", "hv"]
 SideState = Literal["on", "off", "unknown"]
 
 
@@ -172,17 +172,12 @@ def supplies(stand: StandBase) -> dict[str, dict[str, tuple[str, ...]] | None]:
     out: dict[str, dict[str, tuple[str, ...]] | None] = {}
     for fam in with_role(POWER):
         name = peers.service_name(stand, fam.name)
-        section = stand.section(fam.name)
-        if name is None:
-            continue
-        if not hasattr(section, "module_refs"):
-            out[name] = None
-            continue
-        modules: dict[str, tuple[str, ...]] = {}
-        for ref in section.module_refs():
-            if ref.side not in modules.get(ref.module, ()):
-                modules[ref.module] = (*modules.get(ref.module, ()), ref.side)
-        out[name] = modules
+        if name is not None:
+            out[name] = {} if hasattr(stand.section(fam.name), "module_refs") else None
+    for ref in refs(stand):
+        modules = out.get(peers.service_name(stand, str(ref.loc[0])) or "")
+        if modules is not None and ref.side not in modules.get(ref.module, ()):
+            modules[ref.module] = (*modules.get(ref.module, ()), ref.side)
     return out
 
 

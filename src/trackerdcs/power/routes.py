@@ -24,7 +24,7 @@ class Route:
 
 
 def module_routes(stand: StandBase) -> dict[tuple[str, Side], list[Route]]:
-    """(module, side) -> the services that give it, the supply first."""
+    """(module, side) -> the services that give it (`in_order` orders them)."""
     out: dict[tuple[str, Side], list[Route]] = {}
     for ref in refs(stand):
         service = peers.service_name(stand, str(ref.loc[0]))
@@ -33,8 +33,6 @@ def module_routes(stand: StandBase) -> dict[tuple[str, Side], list[Route]]:
         route = Route(service, ref.switch)
         if route not in out.setdefault((ref.module, ref.side), []):
             out[(ref.module, ref.side)].append(route)
-    for routes in out.values():
-        routes.sort(key=lambda r: r.switch)
     return out
 
 

@@ -92,26 +92,21 @@ def wait_online(cfg: BusConfig, services: tuple[str, ...], timeout: float) -> di
     deadline = time.monotonic() + timeout
     view: dict[str, bool] = {}
     while time.monotonic() < deadline:
-        probe = Probe(cfg, subscribe=("+/online",))
         try:
-            probe.__enter__()
+            with Probe(cfg, subscribe=("+/online",)) as probe:
+                while time.monotonic() < deadline:
+                    view = {
+                        s: (
+                            probe.latest.get(f"{s}/online") is not None
+                            and probe.latest[f"{s}/online"].text == "true"
+                        )
+                        for s in services
+                    }
+                    if all(view.values()):
+                        return view
+                    time.sleep(0.1)
         except TimeoutError:
-            probe.bus.stop()  # its own 10 s wait: the broker is not there yet
-            continue
-        try:
-            while time.monotonic() < deadline:
-                view = {
-                    s: (
-                        probe.latest.get(f"{s}/online") is not None
-                        and probe.latest[f"{s}/online"].text == "true"
-                    )
-                    for s in services
-                }
-                if all(view.values()):
-                    return view
-                time.sleep(0.1)
-        finally:
-            probe.__exit__()
+            continue  # the probe's own 10 s connect: the broker is not there yet
     return view
 
 

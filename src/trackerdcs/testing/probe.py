@@ -25,6 +25,7 @@ class Probe:
 
     def __enter__(self) -> Probe:
         if not self.bus.start(wait=10):
+            self.bus.stop()  # not left retrying in the background
             raise TimeoutError("probe could not connect to the broker")
         return self
 
