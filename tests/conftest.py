@@ -18,7 +18,7 @@ from trackerdcs.testing.probe import Probe
 # five-minute file collected near the end ran alone while the other worker sat idle. Longest
 # first, the two end together (measured per file with --durations=0).
 FIRST = ("tests/runs/test_runs.py", "tests/platform/test_demo.py",
-         "tests/runs/test_sequence_stands.py", "tests/runs/test_sequence_demo.py",
+         "tests/runs/test_sequence_stands.py",
          "tests/deploy/test_pod.py", "tests/runs/test_sequence_coldroom.py",
          "tests/storage/test_recorder.py")  # fmt: skip
 

@@ -1,5 +1,6 @@
 """Issue 27: the shipped burn-in recipe, and a failing step, on the cold-room stand (HMP4040
-LV, CAEN HV, MARTA CO2): as tests/runs/test_sequence_stands.py does on Lyon."""
+LV, CAEN HV, MARTA CO2): as tests/runs/test_sequence_stands.py does on Lyon, one thermal
+cycle."""
 
 from __future__ import annotations
 
@@ -14,4 +15,4 @@ from tests.runs.test_sequence_stands import burn_in_then_a_failing_step
 def test_the_burn_in_recipe_runs_to_its_end_and_a_failed_step_ends_hv_first(
     tmp_path: Path,
 ) -> None:
-    burn_in_then_a_failing_step("coldroom", tmp_path)
+    burn_in_then_a_failing_step("coldroom", tmp_path, cycles=1)

@@ -3,7 +3,11 @@ through a switchbox, CAEN HV, Julabo) and the cold room (HMP4040, CAEN HV, MARTA
 burn-in recipe runs to its end, and a sequence with a failing step ends with HV off, read
 back, before any LV supply cuts a module. The sequencer switched LV on the CAEN whatever gave
 it: on both stands step 1 failed ('LV is not on this mainframe') and the modules stayed at
-LV on after the failure."""
+LV on after the failure.
+
+Lyon runs the recipe as shipped (two thermal cycles, every step and sub-run checked: this was
+the demo stand's burn-in test, the same recipe on the mainframe's LV, which tests/web/test_ui.py
+and tests/runs/test_sequence.py run); the cold room runs it with one cycle."""
 
 from __future__ import annotations
 
@@ -29,40 +33,67 @@ steps:
   - hv: {state: on, voltage: 300}
   - calibration: no-such-tag
 """
+TIME_SCALE = 240
 
 
 @pytest.mark.timeout(400)
 def test_the_burn_in_recipe_runs_to_its_end_and_a_failed_step_ends_hv_first(
     tmp_path: Path,
 ) -> None:
-    burn_in_then_a_failing_step("lyon", tmp_path)
+    burn_in_then_a_failing_step("lyon", tmp_path, cycles=2)
 
 
-def burn_in_then_a_failing_step(stand: str, tmp_path: Path) -> None:
+def burn_in_then_a_failing_step(stand: str, tmp_path: Path, cycles: int) -> None:
     """(The cold room's test, in a file of its own so that the two run on both workers.)"""
     config = demo_copy(tmp_path / "stand", source=EXAMPLES / f"{stand}.yaml")
-    (config.parent / "recipes" / "failing.yaml").write_text(FAILING)
+    recipes = config.parent / "recipes"
+    (recipes / "failing.yaml").write_text(FAILING)
+    shipped = (recipes / "burn-in.yaml").read_text()
+    assert "count: 2\n" in shipped  # the recipe changed: look at this test
+    (recipes / "burn-in.yaml").write_text(shipped.replace("count: 2\n", f"count: {cycles}\n"))
     cfg = demo_bus(config)
     log = tmp_path / "demo.log"
     supplies = ("hmp4040", "SB") if stand == "lyon" else ("hmp4040",)
     services = ("dcs", "sensors", "safety", "runs", *supplies)
-    with running_demo(config, tmp_path / "state", log, time_scale=240) as _proc:
+    with running_demo(config, tmp_path / "state", log, time_scale=TIME_SCALE) as _proc:
         view = wait_online(cfg, services, timeout=90)
         assert all(view.values()), f"not online: {view}\n{log.read_text()[-3000:]}"
         with Probe(cfg) as p:
+            recipes_ = p.command("runs", "sequence/recipes", timeout=10)["result"]["recipes"]
+            assert {r["file"] for r in recipes_} >= {"burn-in.yaml", "quick-test.yaml"}
             p.wait_json("safety/status", lambda s: isinstance(
                 s["interlocks"].get("dewpoint", {}).get("value"), float), 30)  # fmt: skip
-            final, doc, table = sequence_end(p, start_sequence(cfg.port, "burn-in"), 300)
+            # the operator's command line, as the README shows it
+            seq = start_sequence(cfg.port, "burn-in")
+            final, doc, table = sequence_end(p, seq, 150 * cycles)
             assert final["state"] == "done", f"{final}\n{table}"
-            assert all(s["status"] == "done" for s in doc["steps"]), table
-            cal = p.command("runs", f"show/{doc['steps'][4]['runs'][0]}", timeout=10)["result"]
-            assert cal["status"] == "done", cal
-            # its conditions: each module's LV from the HMP, its HV from the CAEN, with units
-            for m in cal["modules"]:
-                sides = cal["conditions"]["modules"][m["module"]]
-                assert sides["lv"]["service"] == "hmp4040" and sides["hv"]["service"] == "dcs"
-                assert sides["lv"]["voltage"]["mean"] > 10.0, sides
-                assert sides["hv"]["voltage"]["mean"] > 290.0, sides
+            steps = doc["steps"]
+            assert len(steps) == 1 + cycles * 7 + 1, table
+            assert all(s["status"] == "done" and s["start"] and s["end"] for s in steps), table
+            assert [s["cycle"] for s in steps[1::7][:cycles]] == [
+                f"{c}/{cycles}" for c in range(1, cycles + 1)]  # fmt: skip
+            assert doc["operator"] == "operator" and doc["time_scale"] == TIME_SCALE
+            # each cycle's IV scan and calibration are runs of their own, linked to the
+            # sequence; the calibration's conditions: each module's LV from the HMP, its HV
+            # from the CAEN, with units
+            for c in range(cycles):
+                iv = p.command("runs", f"show/{steps[2 + 7 * c]['runs'][0]}", timeout=10)
+                iv = iv["result"]
+                assert iv["kind"] == "iv" and iv["status"] == "done" and iv["sequence"] == seq
+                for curve in iv["curves"].values():
+                    assert len(curve["points"]) == 31, curve
+                    assert curve["points"][-1]["temperature"] < -10, curve["points"][-1]
+                cal = p.command("runs", f"show/{steps[4 + 7 * c]['runs'][0]}", timeout=10)
+                cal = cal["result"]
+                assert cal["calibration"] == "pedenoise" and cal["status"] == "done", cal
+                assert cal["sequence"] == seq, cal
+                for m in cal["modules"]:
+                    sides = cal["conditions"]["modules"][m["module"]]
+                    assert sides["lv"]["service"] == "hmp4040", sides
+                    assert sides["hv"]["service"] == "dcs", sides
+                    assert sides["lv"]["voltage"]["mean"] > 10.0, sides
+                    assert sides["hv"]["voltage"]["mean"] > 290.0, sides
+                    assert sides["lv"]["units"]["voltage"] == "V", sides
 
             m = p.mark()
             final, doc, table = sequence_end(p, start_sequence(cfg.port, "failing"), 120)

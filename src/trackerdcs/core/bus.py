@@ -23,6 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trackerdcs.core import paho_import  # noqa: F401  # before aiomqtt: see there
+
+# isort: split
 import aiomqtt
 
 from trackerdcs.config.bus import BusConfig

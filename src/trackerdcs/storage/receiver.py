@@ -17,6 +17,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from trackerdcs.core import paho_import  # noqa: F401  # before paho: see there
+
+# isort: split
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
